@@ -1,0 +1,1 @@
+"""ExoHunter: detect, classify and rank exoplanet signals in a PostgreSQL BI platform."""

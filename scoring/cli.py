@@ -1,0 +1,105 @@
+"""The ``exohunter`` command line."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from scoring import settings, warehouse
+
+app = typer.Typer(
+    help="ExoHunter: rank exoplanet signals from NASA Kepler/TESS data.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+warehouse_app = typer.Typer(
+    help="The PostgreSQL warehouse (embedded unless EXOHUNTER_DATABASE_URL is set).",
+    no_args_is_help=True,
+)
+app.add_typer(warehouse_app, name="warehouse")
+console = Console()
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code=1)
+
+
+@warehouse_app.command("up")
+def warehouse_up() -> None:
+    """Start the warehouse (initialising it on first use) and apply pending migrations."""
+    from scoring import migrate
+
+    try:
+        url = warehouse.database_url()
+        with warehouse.connect(url) as conn:
+            applied = migrate.apply(conn)
+    except (warehouse.WarehouseError, migrate.MigrationError) as exc:
+        raise _fail(str(exc)) from exc
+    for migration in applied:
+        console.print(f"applied migration {migration.version}_{migration.name}")
+    console.print(f"warehouse ready: {warehouse.mask_password(url)}")
+
+
+@warehouse_app.command("down")
+def warehouse_down() -> None:
+    """Stop the embedded warehouse (the data stays)."""
+    if settings.external_database_url():
+        raise _fail(
+            "EXOHUNTER_DATABASE_URL points at an external PostgreSQL; ExoHunter does not stop it"
+        )
+    stopped = warehouse.embedded().down()
+    console.print("warehouse stopped" if stopped else "warehouse was not running")
+
+
+@warehouse_app.command("status")
+def warehouse_status() -> None:
+    """Say whether the warehouse runs, where its data lives and which schema version it has."""
+    from scoring import migrate
+
+    external = settings.external_database_url()
+    if external:
+        console.print(f"external warehouse: {warehouse.mask_password(external)}")
+    else:
+        status = warehouse.embedded().status()
+        state = (
+            "running"
+            if status.running
+            else ("stopped" if status.initialised else "not initialised")
+        )
+        console.print(f"embedded warehouse: {state}")
+        console.print(f"  data directory: {status.data_dir}")
+        console.print(f"  port:           {status.port or '-'}")
+        console.print(f"  log:            {status.log_file}")
+        if not status.running:
+            raise typer.Exit(code=3)
+    try:
+        with warehouse.connect(warehouse.database_url(start=False)) as conn:
+            version = conn.execute("show server_version").fetchone()[0]
+            done = (
+                {
+                    row[0]
+                    for row in conn.execute(
+                        "select version from public.schema_migrations"
+                    ).fetchall()
+                }
+                if conn.execute("select to_regclass('public.schema_migrations')").fetchone()[0]
+                else set()
+            )
+    except warehouse.WarehouseError as exc:
+        raise _fail(str(exc)) from exc
+    pending = [m for m in migrate.available() if m.version not in done]
+    console.print(f"  server:         PostgreSQL {version}")
+    console.print(f"  migrations:     {len(done)} applied, {len(pending)} pending")
+
+
+@warehouse_app.command("url")
+def warehouse_url(
+    show_password: bool = typer.Option(False, help="Print the password too."),
+) -> None:
+    """Print the warehouse connection URL (for psql, dbt or a BI tool)."""
+    try:
+        url = warehouse.database_url(start=False)
+    except warehouse.WarehouseError as exc:
+        raise _fail(str(exc)) from exc
+    print(url if show_password else warehouse.mask_password(url))
