@@ -202,7 +202,10 @@ class PostgresCluster:
                 [str(self.bin_dir / exe), *args],
                 stdout=output,
                 stderr=subprocess.STDOUT,
+                # Drop root's groups too: a root group would select the (closed) group bits.
                 user=self.os_user,
+                group=self.os_user,
+                extra_groups=[] if self.os_user else None,
                 cwd="/",
                 timeout=timeout,
                 check=False,

@@ -1,0 +1,41 @@
+# Thin wrapper: the real logic lives in the `exohunter` CLI (scoring/cli.py).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements/analytics.lock pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: demo test bench lint lock env clean
+
+## demo: create the environment, start the warehouse, load the shipped data, build the marts
+demo: $(STAMP)
+	$(BIN)/exohunter run
+
+## test: the whole test suite (real PostgreSQL, real dbt)
+test: $(STAMP)
+	$(BIN)/pytest
+
+## bench: benchmarks, printed as ratios against baselines measured in the same run
+bench: $(STAMP)
+	$(BIN)/exohunter bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check scoring tests
+	$(BIN)/ruff format --check scoring tests
+
+## lock: re-resolve requirements/analytics.lock from pyproject.toml
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 -o requirements/analytics.lock
+
+## env: the analytics virtualenv, installed exactly from the lock file
+env: $(STAMP)
+
+$(STAMP):
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip sync --quiet --compile-bytecode -p $(BIN)/python requirements/analytics.lock
+	$(BIN)/uv pip install --quiet --no-deps -p $(BIN)/python -e .
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,3 @@
+from scoring.cli import app
+
+app(prog_name="exohunter")
