@@ -34,16 +34,21 @@ derived as (
         {{ safe_log10('transit_model_snr') }} as log10_transit_model_snr,
 
         ---------- relative uncertainties ((err1 - err2) / 2 / |value|)
-        {{ relative_uncertainty('orbital_period_days', 'orbital_period_days_err1', 'orbital_period_days_err2') }}
-            as orbital_period_rel_unc,
-        {{ relative_uncertainty('transit_depth_ppm', 'transit_depth_ppm_err1', 'transit_depth_ppm_err2') }}
-            as transit_depth_rel_unc,
-        {{ relative_uncertainty('transit_duration_hours', 'transit_duration_hours_err1', 'transit_duration_hours_err2') }}
-            as transit_duration_rel_unc,
-        {{ relative_uncertainty('impact_parameter', 'impact_parameter_err1', 'impact_parameter_err2') }}
-            as impact_parameter_rel_unc,
-        {{ relative_uncertainty('planet_radius_earth', 'planet_radius_earth_err1', 'planet_radius_earth_err2') }}
-            as planet_radius_rel_unc,
+        {{ relative_uncertainty(
+            'orbital_period_days', 'orbital_period_days_err1', 'orbital_period_days_err2'
+        ) }} as orbital_period_rel_unc,
+        {{ relative_uncertainty(
+            'transit_depth_ppm', 'transit_depth_ppm_err1', 'transit_depth_ppm_err2'
+        ) }} as transit_depth_rel_unc,
+        {{ relative_uncertainty(
+            'transit_duration_hours', 'transit_duration_hours_err1', 'transit_duration_hours_err2'
+        ) }} as transit_duration_rel_unc,
+        {{ relative_uncertainty(
+            'impact_parameter', 'impact_parameter_err1', 'impact_parameter_err2'
+        ) }} as impact_parameter_rel_unc,
+        {{ relative_uncertainty(
+            'planet_radius_earth', 'planet_radius_earth_err1', 'planet_radius_earth_err2'
+        ) }} as planet_radius_rel_unc,
 
         ---------- transit count and per-transit signal
         n_transits_kepler,

@@ -51,7 +51,10 @@ transit_shape as (
         -- Kepler's third law with M* = g R*^2 / G:  a / R* = (g P^2 / (4 pi^2 R*))^(1/3)
         power(
             surface_gravity_cgs * power(orbital_period_s, 2)
-            / (4.0 * power(pi(), 2) * nullif(stellar_radius_solar, 0) * {{ var('solar_radius_cm') }}),
+            / (
+                4.0 * power(pi(), 2)
+                * nullif(stellar_radius_solar, 0) * {{ var('solar_radius_cm') }}
+            ),
             1.0 / 3.0
         ) as a_over_rstar_kepler
 
@@ -104,8 +107,9 @@ derived as (
         expected_duration_hours,
         transit_duration_hours / nullif(expected_duration_hours, 0) as duration_ratio,
         planet_radius_earth
-            / nullif(radius_ratio * stellar_radius_solar * {{ var('earth_radii_per_solar_radius') }}, 0)
-            as planet_radius_consistency,
+            / nullif(
+                radius_ratio * stellar_radius_solar * {{ var('earth_radii_per_solar_radius') }}, 0
+            ) as planet_radius_consistency,
         impact_parameter > 1.0 - radius_ratio as is_grazing
 
     from densities
