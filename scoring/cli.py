@@ -103,3 +103,53 @@ def warehouse_url(
     except warehouse.WarehouseError as exc:
         raise _fail(str(exc)) from exc
     print(url if show_password else warehouse.mask_password(url))
+
+
+# -- ingest -------------------------------------------------------------------------------------
+ingest_app = typer.Typer(
+    help="Load NASA Exoplanet Archive exports into the warehouse's raw schema.",
+    no_args_is_help=True,
+)
+app.add_typer(ingest_app, name="ingest")
+
+
+@ingest_app.command("koi")
+def ingest_koi(
+    path_or_url: str | None = typer.Argument(
+        None, help="A KOI cumulative table export (CSV), or an http(s) URL of one."
+    ),
+    from_archive: bool = typer.Option(
+        False,
+        "--from-archive",
+        help="Download the whole table from the NASA Exoplanet Archive's TAP service.",
+    ),
+) -> None:
+    """Load a KOI cumulative table export into raw.koi_cumulative as one load batch."""
+    from scoring import archive, ingest, migrate
+
+    if from_archive == (path_or_url is not None):
+        raise _fail("give either PATH_OR_URL or --from-archive (one of the two)")
+    source = archive.TAP_CUMULATIVE_URL if from_archive else str(path_or_url)
+    try:
+        result = ingest.ingest_koi(source, console=console)
+    except (ingest.IngestError, warehouse.WarehouseError, migrate.MigrationError) as exc:
+        raise _fail(str(exc)) from exc
+    if result.already_loaded:
+        console.print(result.summary())
+        return
+    how = {"copy": "COPY fast path", "checked": "row-checked path"}[result.method]
+    snapshot = "from the file header" if result.snapshot_source == "header" else "load time"
+    console.print(f"[bold green]loaded[/] batch {result.batch_id} from {result.source_uri}")
+    console.print(f"  rows loaded:   {result.rows_loaded:,}")
+    console.print(f"  rows rejected: {result.rows_rejected:,}")
+    console.print(f"  snapshot:      {result.snapshot_at.isoformat()} ({snapshot})")
+    if result.columns_missing:
+        console.print(f"  missing, NULL: {', '.join(result.columns_missing)}")
+    if result.columns_extra:
+        console.print(f"  extra, kept in extra_columns: {', '.join(result.columns_extra)}")
+    console.print(f"  time:          {result.seconds:.2f} s ({how})")
+    if result.rows_rejected:
+        console.print(
+            "  rejects:       select source_line, reason from raw.koi_rejects"
+            f" where load_batch_id = {result.batch_id}"
+        )

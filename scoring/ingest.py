@@ -42,6 +42,7 @@ streams: memory does not grow with the file. See ``scoring/bench.py`` for the fi
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import hashlib
 import io
@@ -54,6 +55,15 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
 
 from scoring import archive, settings, warehouse
 
@@ -137,7 +147,7 @@ class ColumnPlan:
 
 
 @dataclass(frozen=True)
-class IngestResult:
+class LoadResult:
     batch_id: int
     source_uri: str
     sha256: str
@@ -151,6 +161,19 @@ class IngestResult:
     already_loaded: bool  # True: the same file was loaded before; nothing was written now
     method: str  # 'copy' (fast path), 'checked' (careful path) or 'none' (already loaded)
     seconds: float
+
+    def summary(self) -> str:
+        """One line for logs and the pipeline summary."""
+        if self.already_loaded:
+            return (
+                f"already loaded as batch {self.batch_id} (same sha256 {self.sha256[:12]}..., "
+                f"{self.rows_loaded:,} rows): nothing to do"
+            )
+        return (
+            f"batch {self.batch_id}: {self.rows_loaded:,} rows loaded, "
+            f"{self.rows_rejected:,} rejected, snapshot {self.snapshot_at:%Y-%m-%d %H:%M:%S %Z} "
+            f"({self.snapshot_source}), {self.seconds:.2f} s"
+        )
 
 
 # -- 1. the bytes -------------------------------------------------------------------------------
@@ -317,7 +340,7 @@ def load_koi_file(
     source_uri: str | None = None,
     progress: ProgressFn | None = None,
     allow_fast_path: bool = True,
-) -> IngestResult:
+) -> LoadResult:
     """Load one export file as one batch, in one transaction on ``conn`` (which must be idle).
 
     ``allow_fast_path=False`` forces the careful path (the tests compare both).
@@ -360,7 +383,7 @@ def load_koi_file(
         if existing is None:
             raise
         return replace(existing, seconds=time.perf_counter() - clock)
-    return IngestResult(
+    return LoadResult(
         batch_id=batch_id,
         source_uri=source_uri,
         sha256=facts.sha256,
@@ -400,7 +423,7 @@ def _load_rows(
 
 def _existing_batch(
     conn: psycopg.Connection, facts: FileFacts, source_uri: str
-) -> IngestResult | None:
+) -> LoadResult | None:
     row = conn.execute(
         """
         select load_batch_id, rows_loaded, rows_rejected, snapshot_at, snapshot_source,
@@ -412,7 +435,7 @@ def _existing_batch(
     if row is None:
         return None
     batch_id, loaded, rejected, snapshot_at, snapshot_source, missing, extra = row
-    return IngestResult(
+    return LoadResult(
         batch_id=batch_id,
         source_uri=source_uri,
         sha256=facts.sha256,
@@ -813,22 +836,55 @@ def _extra_columns_sql(plan: ColumnPlan) -> sql.Composable:
 
 
 # -- entry point --------------------------------------------------------------------------------
+@contextlib.contextmanager
+def progress_bar(console: Console) -> Iterator[ProgressFn]:
+    """A rich progress bar by bytes, as a :data:`ProgressFn`; gone when the block ends."""
+    columns = (
+        TextColumn("{task.description:<14}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+    )
+    # Not on a pipe or in CI logs: a bar there is only noise.
+    with Progress(
+        *columns, console=console, transient=True, disable=not console.is_terminal
+    ) as bar:
+        task = bar.add_task("starting", total=None)
+
+        def update(phase: str, done: int, total: int) -> None:
+            bar.update(task, description=phase, completed=done, total=total or None)
+
+        yield update
+
+
 def ingest_koi(
     source: str | Path,
     *,
-    database_url: str | None = None,
+    url: str | None = None,
     progress: ProgressFn | None = None,
+    console: Console | None = None,
     max_download_bytes: int = archive.DEFAULT_MAX_DOWNLOAD_BYTES,
-) -> IngestResult:
-    """Load a local export, or download an http(s) URL first, into the warehouse.
+) -> LoadResult:
+    """Load a local export, or download an http(s) URL first, into the warehouse at ``url``.
 
-    Without ``database_url`` the warehouse is started (if embedded) and migrated first.
+    Without ``url`` the warehouse is started (if embedded) and migrated first. With a
+    ``console`` (and no ``progress``), a progress bar is shown on it.
     """
-    url = database_url or warehouse.prepare()
+    if console is not None and progress is None:
+        with progress_bar(console) as bar:
+            return ingest_koi(source, url=url, progress=bar, max_download_bytes=max_download_bytes)
+    url = url or warehouse.prepare()
     if not archive.is_url(source):
         with warehouse.connect(url, autocommit=True) as conn:
             return load_koi_file(conn, Path(source), progress=progress)
-    source = str(source)
+    return _ingest_url(str(source), url, progress, max_download_bytes)
+
+
+def _ingest_url(
+    source: str, url: str, progress: ProgressFn | None, max_download_bytes: int
+) -> LoadResult:
+    """Download to a temporary file under the ExoHunter home, load it, delete it."""
 
     def on_download(done: int, total: int | None) -> None:
         if progress is not None:
