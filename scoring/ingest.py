@@ -46,6 +46,7 @@ import contextlib
 import csv
 import hashlib
 import io
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -84,6 +85,7 @@ BOOKKEEPING_COLUMNS = frozenset({"load_batch_id", "source_line", "extra_columns"
 KEY_COLUMN = "kepoi_name"
 
 BLOCK_SIZE = 1 << 20
+_COLUMN_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 MAX_HEADER_LINE = 1 << 20  # a longer comment or column-name line is not an archive export
 _PROGRESS_EVERY = 4096  # records, on the careful path
 
@@ -273,7 +275,8 @@ def _parse_column_row(path: Path, text: str, line_number: int) -> tuple[str, ...
     except csv.Error as exc:
         raise IngestError(f"{path} is not a CSV file: line {line_number}: {exc}") from exc
     columns = tuple(name.strip().lower() for name in names)
-    if len(columns) < 2:
+    # Archive column names are SQL identifiers; prose, JSON or HTML is not a header row.
+    if len(columns) < 2 or not all(_COLUMN_NAME.match(name) for name in columns if name):
         raise IngestError(
             f"{path} is not a CSV file: its first row {_shorten(text)!r} is not a "
             "comma-separated list of column names"
