@@ -38,7 +38,7 @@ def bench_ingest(
     url: str | None = None,
     *,
     scale_rows: int = 1_000_000,
-    repeats: int = 7,
+    repeats: int = 15,
     quiet: bool = False,
 ) -> dict[str, dict[str, float | int | str]]:
     """Run the two ingest benchmarks; print and return their figures.

@@ -425,6 +425,13 @@ def _all_bad(shipped: Export) -> bytes:
     return variant.text().encode()
 
 
+def _deep(shipped: Export, bad: bytes) -> bytes:
+    """The shipped file with ``bad`` inside row 5000, far past the 64 KiB sniffed up front."""
+    variant = shipped.copy()
+    variant.rows[5000][variant.col("kepler_name")] = "@@"
+    return variant.text().encode().replace(b"@@", bad)
+
+
 BAD_FILES = {
     "not a csv": (lambda s: b"Dear archive,\nplease send the KOI table.\n", "is not a CSV file"),
     "html page": (lambda s: b"<html><body>503</body></html>\n", "is not a CSV file"),
@@ -436,6 +443,8 @@ BAD_FILES = {
     "comments only": (lambda s: "\n".join(s.comments).encode(), "only comment lines"),
     "binary": (lambda s: random.Random(1).randbytes(4096), "binary file"),
     "latin-1": (_latin1, "not UTF-8 text: byte 0xe9 on line 155"),
+    "latin-1 deep": (lambda s: _deep(s, b"Caf\xe9"), "not UTF-8 text: byte 0xe9 on line 5055"),
+    "NUL deep": (lambda s: _deep(s, b"\x00\x00"), "binary file"),
     "missing koi_period": (
         lambda s: _without(s, "koi_period"),
         "lacks the required column koi_period",

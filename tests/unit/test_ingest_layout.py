@@ -30,12 +30,21 @@ def write(tmp_path: Path, content: str | bytes, name: str = "koi.csv") -> Path:
     return path
 
 
-def test_inspect_hashes_and_measures(tmp_path: Path) -> None:
+def test_inspect_measures_and_hash_is_the_file_sha256(tmp_path: Path) -> None:
     body = "# header\n" + COLUMN_ROW + "1,K1.01,CANDIDATE,1.0,2.0,3.0\n"
-    facts = ingest.inspect_file(write(tmp_path, body))
+    path = write(tmp_path, body)
+    facts = ingest.inspect_file(path)
     assert facts.size == len(body.encode())
-    assert facts.sha256 == hashlib.sha256(body.encode()).hexdigest()
     assert facts.bom_bytes == 0
+    assert ingest.file_sha256(path) == hashlib.sha256(body.encode()).hexdigest()
+
+
+def test_inspect_judges_only_the_head_and_tolerates_a_cut_character(tmp_path: Path) -> None:
+    # 'é' (2 bytes) straddles the 64 KiB sniff boundary: not an error
+    head = b"kepid,kepler_name\n" + b"1,x\n" * ((ingest.SNIFF_BYTES - 18) // 4)
+    padding = b"a" * (ingest.SNIFF_BYTES - len(head) - 1)
+    path = write(tmp_path, head + padding + "é\n".encode())
+    assert ingest.inspect_file(path).size == ingest.SNIFF_BYTES + 2
 
 
 @pytest.mark.parametrize(
