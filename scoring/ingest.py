@@ -402,6 +402,7 @@ def load_koi_file(
                     f"none of the {loaded.rejected:,} data rows of {path} could be loaded; "
                     f"first problem: {_first_reject(conn)}"
                 )
+            _lock_batches(conn)
             _insert_batch(
                 conn,
                 batch_id,
@@ -508,6 +509,17 @@ def _reserve_batch_id(conn: psycopg.Connection) -> int:
     ).fetchone()
     assert row is not None
     return int(row[0])
+
+
+def _lock_batches(conn: psycopg.Connection) -> None:
+    """Take, before writing the batch row, the lock that attaching the partition will need.
+
+    ATTACH clones the foreign key onto the partition, which locks raw.load_batches in SHARE ROW
+    EXCLUSIVE mode. Taken only then, two loads that had both inserted their batch rows (ROW
+    EXCLUSIVE) would deadlock. Taken first, loads queue here for the few milliseconds of
+    finishing; their COPYs still run side by side, and readers are never blocked.
+    """
+    conn.execute("lock table raw.load_batches in share row exclusive mode")
 
 
 def _insert_batch(

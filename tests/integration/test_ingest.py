@@ -404,6 +404,99 @@ def test_a_field_spanning_lines_keeps_exact_line_numbers(
     assert first == (variant.line_of(0), "Kepler-227 b, also\nknown as KOI-752.01")
 
 
+def _one_problem(case: str, export: Export) -> tuple[int, str]:
+    """Spoil one row of ``export`` in one way; return (row index, expected reason)."""
+    row = export.rows[7]
+    if case == "duplicate":
+        export.rows.append(list(export.rows[2]))
+        key = export.rows[2][export.col("kepoi_name")]
+        return len(
+            export.rows
+        ) - 1, f"duplicate kepoi_name {key} (first on line {export.line_of(2)})"
+    if case == "empty label":
+        row[export.col("koi_disposition")] = ""
+        return 7, "koi_disposition is empty"
+    if case == "short row":
+        del row[-1]
+        return 7, "expected 50 fields, found 49"
+    row[export.col("koi_duration")] = "n/a"
+    return 7, "koi_duration is not a valid double precision: n/a"
+
+
+@pytest.mark.parametrize("case", ["duplicate", "empty label", "short row", "non-number"])
+def test_any_one_bad_row_sends_the_file_the_careful_way(
+    case: str, conn: psycopg.Connection, shipped: Export, tmp_path: Path
+) -> None:
+    """The fast COPY refuses the file (or its key); the careful path then loads the rest."""
+    export = shipped.copy()
+    index, reason = _one_problem(case, export)
+    result = load(conn, export.write(tmp_path / "one_bad.csv"))
+
+    assert result.method == "checked"
+    assert (result.rows_loaded, result.rows_rejected) == (len(export.rows) - 1, 1)
+    rejects = conn.execute("select source_line, reason from raw.koi_rejects").fetchall()
+    assert rejects == [(export.line_of(index), reason)]
+    partitions = conn.execute(
+        "select count(*) from pg_inherits where inhparent = 'raw.koi_cumulative'::regclass"
+    ).fetchone()[0]
+    assert partitions == 1  # the fast path's attempt left nothing behind
+
+
+def _load_concurrently(database_url: str, paths: list[Path]) -> list[ingest.LoadResult]:
+    """Load each path on its own connection, all starting at the same moment."""
+    barrier = threading.Barrier(len(paths))
+    results: list[ingest.LoadResult] = []
+    errors: list[BaseException] = []
+
+    def worker(path: Path) -> None:
+        try:
+            with psycopg.connect(database_url, autocommit=True) as own:
+                barrier.wait()
+                results.append(load(own, path))
+        except BaseException as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(path,)) for path in paths]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    return results
+
+
+def test_two_concurrent_loads_of_one_file_make_one_batch(
+    database_url: str, conn: psycopg.Connection, shipped_koi_file: Path
+) -> None:
+    results = _load_concurrently(database_url, [shipped_koi_file, shipped_koi_file])
+
+    assert sorted(r.already_loaded for r in results) == [False, True]
+    assert results[0].batch_id == results[1].batch_id
+    assert raw_state(conn)["counts"] == {
+        "load_batches": 1,
+        "koi_cumulative": 9564,
+        "koi_rejects": 0,
+        "column_catalogue": 49,
+    }
+
+
+def test_concurrent_loads_of_different_files_do_not_deadlock(
+    database_url: str, conn: psycopg.Connection, shipped: Export, tmp_path: Path
+) -> None:
+    """Attaching a partition locks raw.load_batches; two loads must queue, not deadlock."""
+    paths = []
+    for number in range(3):
+        variant = shipped.copy()
+        variant.comments[0] = f"# variant {number}" + " " * number  # other bytes and sizes
+        paths.append(variant.write(tmp_path / f"variant_{number}.csv"))
+
+    results = _load_concurrently(database_url, paths)
+
+    assert sorted(r.rows_loaded for r in results) == [9564] * 3
+    assert len({r.batch_id for r in results}) == 3
+    assert raw_state(conn)["counts"]["koi_cumulative"] == 3 * 9564  # type: ignore[index]
+
+
 # -- files that are not loadable ----------------------------------------------------------------
 def _latin1(shipped: Export) -> bytes:
     variant = shipped.copy()
