@@ -779,7 +779,13 @@ def _careful_path(
     _stage_records(conn, facts, layout, len(plan.file_columns), progress)
     conn.execute(_verdict_sql(plan, conn.info.server_version))
     _create_partition(conn, batch_id, None)
-    loaded = conn.execute(_insert_good_sql(plan, batch_id)).rowcount
+    try:
+        loaded = conn.execute(_insert_good_sql(plan, batch_id)).rowcount
+    except psycopg.DataError as exc:  # a value the checks above let through: should not happen
+        raise IngestError(
+            f"{facts.path}: a row passed the checks but PostgreSQL refused it "
+            f"({exc.diag.message_primary}); nothing was loaded"
+        ) from exc
     rejected = conn.execute("select count(*) from _koi_verdict where reason is not null")
     _seal_partition(conn, batch_id)
     return _Loaded("checked", loaded, rejected.fetchone()[0], sha256)  # type: ignore[index]
