@@ -81,6 +81,65 @@ def bench_ingest(
     return {"shipped": shipped, "scale": scale}
 
 
+def bench_transform(
+    url: str, *, scale_rows: int = 1_000_000, quiet: bool = False
+) -> dict[str, float | int]:
+    """``dbt build`` on the shipped snapshot (the baseline) and then on ``scale_rows`` synthetic
+    rows loaded as a newer batch, in the database ``url`` (use a scratch one: its marts end up
+    holding the synthetic rows)."""
+    say: Callable[[str], None] = (lambda _: None) if quiet else print
+    synthetic = settings.home() / "bench" / f"koi_synthetic_dbt_{uuid.uuid4().hex[:8]}.csv"
+    synthetic.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            ingest.load_koi_file(conn, settings.SHIPPED_KOI_FILE)
+        baseline_s = _timed_dbt_build(url)
+        write_synthetic(settings.SHIPPED_KOI_FILE, synthetic, scale_rows)
+        with psycopg.connect(url, autocommit=True) as conn:
+            ingest.load_koi_file(conn, synthetic)
+        scale_s = _timed_dbt_build(url)
+        with psycopg.connect(url) as conn:
+            built = conn.execute("select count(*) from marts.fct_koi_features").fetchone()[0]
+    finally:
+        synthetic.unlink(missing_ok=True)
+    if built != scale_rows:
+        raise RuntimeError(f"dbt built {built} feature rows from {scale_rows} synthetic rows")
+    figures = {
+        "baseline_rows": 9564,
+        "baseline_s": baseline_s,
+        "rows": scale_rows,
+        "seconds": scale_s,
+        "ratio": scale_s / baseline_s,
+    }
+    say(
+        f"dbt build, {scale_rows:,} synthetic rows: {scale_s:.1f} s"
+        f" ({scale_rows / scale_s:,.0f} rows/s) vs the shipped snapshot {baseline_s:.1f} s"
+        f" -> {figures['ratio']:.1f}x for {scale_rows / 9564:.0f}x the rows"
+    )
+    return figures
+
+
+def _timed_dbt_build(url: str) -> float:
+    from scoring import transform
+
+    start = time.perf_counter()
+    transform.run_dbt(["build"], url, on_line=lambda _: None)
+    return time.perf_counter() - start
+
+
+def run_all(scale_rows: int = 1_000_000) -> dict[str, object]:
+    """Every benchmark, each in a scratch database of the embedded warehouse (never the user's
+    data)."""
+    cluster = warehouse.embedded()
+    cluster.up()
+    results: dict[str, object] = {}
+    with cluster.scratch_database("bench") as url:
+        results["ingest"] = bench_ingest(url, scale_rows=scale_rows)
+    with cluster.scratch_database("bench") as url:
+        results["transform"] = bench_transform(url, scale_rows=scale_rows)
+    return results
+
+
 # -- inputs -------------------------------------------------------------------------------------
 def _write_bench_copy(source: Path, target: Path, tag: str) -> None:
     """The shipped file plus one comment line: same rows, new sha256 (not a no-op reload)."""
@@ -90,30 +149,43 @@ def _write_bench_copy(source: Path, target: Path, tag: str) -> None:
 
 
 def write_synthetic(source: Path, target: Path, rows: int, seed: int = _SEED) -> None:
-    """``rows`` KOI-like rows resampled (with replacement) from the real ones. Synthetic: each
-    kepoi_name gets a ``-sNNNNNNN`` suffix and the header says so; never load it as data."""
+    """``rows`` KOI-like rows made by resampling whole real stars (with replacement), so that
+    the per-star structure (several KOIs on one star) stays realistic. Synthetic: every copy of
+    a star gets a new kepid (copy x 10^9 + kepid), every kepoi_name a ``-sNNNNNNN`` suffix, and
+    the header says so; never load it as data."""
     with source.open(encoding="utf-8") as handle:
         lines = handle.read().splitlines()
     comments = [line for line in lines if line.startswith("#")]
     column_row, *data = [line for line in lines if not line.startswith("#")]
     columns = column_row.split(",")
-    key = columns.index("kepoi_name")
-    if '"' in "".join(data) or key + 1 >= len(columns):
-        raise ValueError("the resampler expects unquoted rows with kepoi_name before the end")
-    parts = [line.split(",", key + 1) for line in data]
+    star, key = columns.index("kepid"), columns.index("kepoi_name")
+    if '"' in "".join(data) or not star < key < len(columns) - 1:
+        raise ValueError("the resampler expects unquoted rows with kepid, then kepoi_name")
+    stars: dict[str, list[list[str]]] = {}
+    for line in data:
+        fields = line.split(",", key + 1)
+        stars.setdefault(fields[star], []).append(fields)
+    systems = list(stars.values())
     rng = random.Random(seed)
     comments.insert(
         2,
-        f"# SYNTHETIC: {rows:,} rows resampled from {source.name}; kepoi_name suffixed -sNNNNNNN",
+        f"# SYNTHETIC: {rows:,} rows resampled by star from {source.name}; kepid and kepoi_name "
+        "rewritten",
     )
     with target.open("w", encoding="utf-8") as out:
         out.write("\n".join(comments) + "\n" + column_row + "\n")
         chunk: list[str] = []
-        for index in range(rows):
-            fields = parts[rng.randrange(len(parts))]
-            head = ",".join(fields[:key])
-            chunk.append(f"{head},{fields[key]}-s{index:07d},{fields[key + 1]}\n")
-            if len(chunk) == 10_000:
+        written = 0
+        copy = 0
+        while written < rows:
+            copy += 1
+            for fields in systems[rng.randrange(len(systems))][: rows - written]:
+                new = list(fields)
+                new[star] = str(copy * 1_000_000_000 + int(fields[star]))
+                new[key] = f"{fields[key]}-s{written:07d}"
+                chunk.append(",".join(new) + "\n")
+                written += 1
+            if len(chunk) >= 10_000:
                 out.write("".join(chunk))
                 chunk.clear()
         out.write("".join(chunk))

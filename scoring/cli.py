@@ -105,6 +105,43 @@ def warehouse_url(
     print(url if show_password else warehouse.mask_password(url))
 
 
+def _run_dbt(args: list[str]) -> None:
+    from scoring import migrate, transform
+
+    try:
+        url = warehouse.prepare()
+        if args[:1] in (["build"], ["run"], ["test"]):
+            with transform.dbt_progress(console, f"dbt {args[0]}") as on_line:
+                transform.run_dbt(args, url, on_line=on_line)
+        else:
+            transform.run_dbt(args, url, on_line=lambda line: console.print(line, markup=False))
+    except (warehouse.WarehouseError, migrate.MigrationError, transform.TransformError) as exc:
+        raise _fail(str(exc)) from exc
+
+
+@app.command()
+def transform() -> None:
+    """Build the dbt models (staging → intermediate → marts) and run their tests."""
+    _run_dbt(["build"])
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def dbt(ctx: typer.Context) -> None:
+    """Any dbt command against the current warehouse, e.g. `exohunter dbt docs generate`."""
+    _run_dbt(list(ctx.args))
+
+
+@app.command()
+def run() -> None:
+    """The whole pipeline: warehouse up → ingest the shipped snapshot → dbt build."""
+    from scoring import ingest, pipeline, transform
+
+    try:
+        pipeline.run(console)
+    except (warehouse.WarehouseError, ingest.IngestError, transform.TransformError) as exc:
+        raise _fail(str(exc)) from exc
+
+
 # -- ingest -------------------------------------------------------------------------------------
 ingest_app = typer.Typer(
     help="Load NASA Exoplanet Archive exports into the warehouse's raw schema.",
@@ -153,3 +190,13 @@ def ingest_koi(
             "  rejects:       select source_line, reason from raw.koi_rejects"
             f" where load_batch_id = {result.batch_id}"
         )
+
+
+@app.command()
+def bench(
+    scale_rows: int = typer.Option(1_000_000, help="Rows of the synthetic scale case."),
+) -> None:
+    """Benchmarks, as ratios against baselines measured in the same run (scratch databases)."""
+    from scoring import bench as benchmarks
+
+    benchmarks.run_all(scale_rows=scale_rows)

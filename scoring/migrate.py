@@ -70,7 +70,8 @@ def apply(conn: psycopg.Connection) -> list[Migration]:
             with conn.transaction():
                 conn.execute(migration.sql)
                 conn.execute(
-                    "insert into public.schema_migrations (version, name, checksum) values (%s, %s, %s)",
+                    "insert into public.schema_migrations (version, name, checksum)"
+                    " values (%s, %s, %s)",
                     (migration.version, migration.name, migration.checksum),
                 )
             applied_now.append(migration)

@@ -21,6 +21,7 @@ import socket
 import stat
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,6 +171,29 @@ class PostgresCluster:
                 return False
             self._run("pg_ctl", ["-D", str(self.data_dir), "-w", "-m", "fast", "stop"])
             return True
+
+    @contextlib.contextmanager
+    def scratch_database(self, prefix: str) -> Iterator[str]:
+        """A new, migrated database owned by the app role, for throwaway work (tests,
+        benchmarks); dropped afterwards. Yields its app-role URL."""
+        from scoring import migrate
+
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        admin = self.url(ADMIN_ROLE, database="postgres")
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("create database {} owner {}").format(
+                    sql.Identifier(name), sql.Identifier(APP_ROLE)
+                )
+            )
+        try:
+            url = self.url(database=name)
+            with psycopg.connect(url) as conn:
+                migrate.apply(conn)
+            yield url
+        finally:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
 
     # -- internals ------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -4,15 +4,13 @@ and a fresh, migrated database per test that needs one."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
-from scoring import migrate, settings, warehouse
+from scoring import settings, warehouse
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -37,26 +35,35 @@ def pg_cluster(exohunter_home: Path) -> Iterator[warehouse.PostgresCluster]:
     cluster.down()
 
 
+PG15_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
 @pytest.fixture
 def database_url(
     pg_cluster: warehouse.PostgresCluster, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
     """A new, migrated database, exported as EXOHUNTER_DATABASE_URL for the code under test."""
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = pg_cluster.url(warehouse.ADMIN_ROLE, database="postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("create database {} owner {}").format(
-                sql.Identifier(name), sql.Identifier(warehouse.APP_ROLE)
-            )
-        )
-    url = pg_cluster.url(database=name)
-    with psycopg.connect(url) as conn:
-        migrate.apply(conn)
-    monkeypatch.setenv("EXOHUNTER_DATABASE_URL", url)
-    yield url
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
+    with pg_cluster.scratch_database("test") as url:
+        monkeypatch.setenv("EXOHUNTER_DATABASE_URL", url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def pg15_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[warehouse.PostgresCluster]:
+    """Debian's PostgreSQL 15, started separately: "someone else's" server."""
+    assert (PG15_BIN / "initdb").exists(), "Debian's postgresql-15 must be installed (.ci/run)"
+    cluster = warehouse.PostgresCluster(
+        tmp_path_factory.mktemp("pg15"), bin_dir=PG15_BIN, admin_password="pg15-admin"
+    )
+    cluster.up()
+    yield cluster
+    cluster.down()
+
+
+@pytest.fixture
+def pg15_database_url(pg15_cluster: warehouse.PostgresCluster) -> Iterator[str]:
+    with pg15_cluster.scratch_database("test") as url:
+        yield url
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from scoring import ingest, migrate, settings, warehouse
+from scoring import ingest, settings
 from scoring.ingest import IngestError
 
 pytestmark = pytest.mark.integration
@@ -31,7 +31,6 @@ pytestmark = pytest.mark.integration
 SHIPPED_SHA256 = "95d320aa8b41147f12394aa733c0b6cb3db8a6e44ffdce8662936fc52702aaa1"
 DISPOSITIONS = {"FALSE POSITIVE": 4841, "CANDIDATE": 2424, "CONFIRMED": 2299}
 RAW_TABLES = ("load_batches", "koi_cumulative", "koi_rejects", "column_catalogue")
-PG15_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
 # -- building variants of the shipped export ----------------------------------------------------
@@ -673,22 +672,8 @@ def test_cli_loads_reports_and_fails_with_one_red_line(
 
 
 # -- PostgreSQL 15 (no pg_input_is_valid) -------------------------------------------------------
-@pytest.fixture(scope="module")
-def pg15_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Debian's PostgreSQL 15, started like the embedded server, with the migrations applied."""
-    assert (PG15_BIN / "initdb").exists(), "Debian's postgresql-15 must be installed"
-    cluster = warehouse.PostgresCluster(
-        tmp_path_factory.mktemp("pg15"), bin_dir=PG15_BIN, admin_password="pg15-admin"
-    )
-    url = cluster.up()
-    with psycopg.connect(url) as conn:
-        migrate.apply(conn)
-    yield url
-    cluster.down()
-
-
 def test_postgresql_15_loads_and_rejects_with_regex_checks(
-    pg15_url: str, shipped: Export, shipped_koi_file: Path, tmp_path: Path
+    pg15_database_url: str, shipped: Export, shipped_koi_file: Path, tmp_path: Path
 ) -> None:
     bad = shipped.copy()
     period, plnt = bad.col("koi_period"), bad.col("koi_tce_plnt_num")
@@ -698,7 +683,7 @@ def test_postgresql_15_loads_and_rejects_with_regex_checks(
     bad.rows[4][period] = " 1.5E+01 "  # valid, with spaces and an upper-case exponent
     bad.rows[5][period] = "-Infinity"  # valid for double precision
     bad.rows[6][period] = "1e999"  # out of range
-    with psycopg.connect(pg15_url, autocommit=True) as conn:
+    with psycopg.connect(pg15_database_url, autocommit=True) as conn:
         assert conn.info.server_version // 10000 == 15
         good = load(conn, shipped_koi_file)
         checked = load(conn, bad.write(tmp_path / "bad.csv"))

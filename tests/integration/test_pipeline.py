@@ -1,0 +1,72 @@
+"""``exohunter run`` end to end: ingest → dbt build, on the embedded server and on a separately
+started PostgreSQL 15 reached only through EXOHUNTER_DATABASE_URL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import psycopg
+import pytest
+
+pytestmark = pytest.mark.integration
+
+DISPOSITIONS = {"FALSE POSITIVE": 4841, "CANDIDATE": 2424, "CONFIRMED": 2299}
+
+
+def run_pipeline(url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "EXOHUNTER_DATABASE_URL": url, "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "scoring", "run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def marts_state(url: str) -> dict[str, object]:
+    with psycopg.connect(url) as conn:
+        return {
+            "dispositions": dict(
+                conn.execute(
+                    "select label_disposition, count(*) from marts.fct_koi_features group by 1"
+                ).fetchall()
+            ),
+            "stars": conn.execute("select count(*) from marts.dim_star").fetchone()[0],
+            "batches": conn.execute("select count(*) from raw.load_batches").fetchone()[0],
+            "staging": conn.execute("select count(*) from staging.stg_kepler__koi").fetchone()[0],
+        }
+
+
+def check_pipeline(url: str) -> None:
+    first = run_pipeline(url)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert "ExoHunter pipeline summary" in first.stdout
+    assert "batch 1: 9,564 rows loaded, 0 rejected" in first.stdout
+    state = marts_state(url)
+    assert state == {"dispositions": DISPOSITIONS, "stars": 8214, "batches": 1, "staging": 9564}
+
+    again = run_pipeline(url)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "already loaded" in again.stdout
+    assert marts_state(url) == state
+
+
+def test_run_on_the_embedded_warehouse(database_url: str) -> None:
+    check_pipeline(database_url)
+
+
+def test_run_against_an_existing_postgresql_15(pg15_database_url: str) -> None:
+    """The smoke test for EXOHUNTER_DATABASE_URL: a second, separately started server."""
+    with psycopg.connect(pg15_database_url) as conn:
+        assert conn.info.server_version // 10000 == 15
+    check_pipeline(pg15_database_url)
+
+
+def test_run_reports_a_dead_database_in_one_line() -> None:
+    result = run_pipeline("postgresql://exohunter:wrong@127.0.0.1:1/exohunter")
+    assert result.returncode == 1
+    assert "cannot connect to the warehouse" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
