@@ -123,6 +123,8 @@ final as (
         ---------- system multiplicity
         ranks.n_kois_on_star,
         ranks.period_rank_on_star,
+        ranks.nearest_period_ratio_on_star,
+        ranks.period_ratio_integer_offset,
 
         ---------- classes and flags
         classes.radius_class,
