@@ -133,12 +133,19 @@ def dbt(ctx: typer.Context) -> None:
 
 @app.command()
 def run() -> None:
-    """The whole pipeline: warehouse up → ingest the shipped snapshot → dbt build."""
-    from scoring import ingest, pipeline, transform
+    """The whole pipeline: warehouse → ingest the shipped snapshot → dbt build → train → score."""
+    from scoring import ingest, migrate, pipeline, predict, registry, transform
 
     try:
         pipeline.run(console)
-    except (warehouse.WarehouseError, ingest.IngestError, transform.TransformError) as exc:
+    except (
+        warehouse.WarehouseError,
+        migrate.MigrationError,
+        ingest.IngestError,
+        transform.TransformError,
+        registry.RegistryError,
+        predict.ScoringError,
+    ) as exc:
         raise _fail(str(exc)) from exc
 
 
@@ -200,3 +207,79 @@ def bench(
     from scoring import bench as benchmarks
 
     benchmarks.run_all(scale_rows=scale_rows)
+
+
+# -- models -------------------------------------------------------------------------------------
+@app.command()
+def train(
+    force: bool = typer.Option(False, help="Retrain even if this version exists."),
+    promote: bool = typer.Option(True, help="Make the new model the champion."),
+) -> None:
+    """Evaluate the candidates (grouped nested CV), fit and register the KOI classifier."""
+    from scoring import registry, training
+
+    try:
+        with warehouse.connect(warehouse.prepare(), autocommit=True) as conn:
+            result = training.train(conn, console, force=force, promote=promote)
+    except (warehouse.WarehouseError, registry.RegistryError) as exc:
+        raise _fail(str(exc)) from exc
+    if result.created:
+        xgb = result.evaluation("p_planet", "xgboost")
+        console.print(
+            f"model {result.model_version}: ROC AUC {xgb.value('roc_auc'):.4f}, recall at "
+            f"precision ≥ 0.90 {xgb.value('recall_at_precision_0.90'):.3f} (grouped CV)"
+        )
+        console.print(f"model card: {settings.home() / result.card_path}")
+
+
+@app.command()
+def score(
+    model: str = typer.Option(None, help="Model version (default: the champion)."),
+) -> None:
+    """Score every KOI of the latest batch; write predictions and explanations to ml."""
+    from scoring import predict, registry
+
+    try:
+        with warehouse.connect(warehouse.prepare(), autocommit=True) as conn:
+            result = predict.score(conn, model)
+    except (warehouse.WarehouseError, registry.RegistryError, predict.ScoringError) as exc:
+        raise _fail(str(exc)) from exc
+    console.print(result.summary())
+
+
+@app.command()
+def models() -> None:
+    """List registered model versions with their headline metrics."""
+    from rich.table import Table
+
+    try:
+        with warehouse.connect(warehouse.prepare()) as conn:
+            rows = conn.execute("""
+                select r.model_version, r.task, r.algorithm, r.training_load_batch_id,
+                       r.is_champion, r.created_at,
+                       max(m.value) filter (where m.metric = 'roc_auc'),
+                       max(m.value) filter (where m.metric = 'recall_at_precision_0.90')
+                from ml.model_registry as r
+                left join ml.model_metrics as m
+                    on m.model_version = r.model_version and m.task = 'p_planet'
+                    and m.estimator = 'xgboost'
+                group by r.model_version
+                order by r.created_at""").fetchall()
+    except warehouse.WarehouseError as exc:
+        raise _fail(str(exc)) from exc
+    table = Table(
+        "version", "task", "algorithm", "batch", "champion", "created", "ROC AUC", "recall @ P≥0.90"
+    )
+    for version, task, algorithm, batch, champion, created, auc, recall in rows:
+        table.add_row(
+            version,
+            task,
+            algorithm,
+            str(batch),
+            "★" if champion else "",
+            f"{created:%Y-%m-%d %H:%M}",
+            f"{auc:.4f}" if auc else "-",
+            f"{recall:.3f}" if recall else "-",
+        )
+    console.print(table)
+

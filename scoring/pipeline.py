@@ -1,7 +1,9 @@
 """``exohunter run``: the whole pipeline, stage by stage, with a closing summary.
 
-warehouse up → ingest the shipped KOI snapshot → dbt build. Later stages (quality gates,
-training, scoring, dashboards) are added here, in order, so `make demo` stays one command.
+warehouse up → ingest the shipped KOI snapshot → dbt build → train (if the champion was not
+trained on this batch) → score → dbt build of the marts over the scores (tag ``scored``).
+Later stages (quality gates, dashboards) are added here, in order, so `make demo` stays one
+command.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from scoring import ingest, settings, transform, warehouse
+from scoring import ingest, predict, registry, settings, training, transform, warehouse
 
 # Tables the summary counts, in pipeline order.
 SUMMARY_TABLES = (
@@ -25,7 +28,25 @@ SUMMARY_TABLES = (
     "staging.stg_kepler__koi",
     "marts.fct_koi_features",
     "marts.dim_star",
+    "ml.model_registry",
+    "ml.koi_predictions",
+    "ml.koi_explanations",
+    "marts.fct_koi_predictions",
+    "marts.fct_discoveries",
 )
+
+
+def needs_training(conn: psycopg.Connection) -> bool:
+    """True unless the champion was trained on the batch the feature mart holds now."""
+    champion = registry.champion(conn, training.TASK)
+    if champion is None:
+        return True
+    trained_on = conn.execute(
+        "select training_load_batch_id from ml.model_registry where model_version = %s",
+        (champion,),
+    ).fetchone()[0]
+    current = conn.execute("select max(load_batch_id) from marts.fct_koi_features").fetchone()[0]
+    return trained_on != current
 
 
 @dataclass
@@ -33,6 +54,7 @@ class RunReport:
     url: str
     timings: dict[str, float] = field(default_factory=dict)
     ingest: ingest.LoadResult | None = None
+    scoring: predict.ScoreResult | None = None
     row_counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -42,6 +64,11 @@ def _stage(report: RunReport, name: str, console: Console) -> Iterator[None]:
     start = time.perf_counter()
     yield
     report.timings[name] = time.perf_counter() - start
+
+
+def _dbt_stage(report: RunReport, name: str, args: list[str], console: Console) -> None:
+    with _stage(report, name, console), transform.dbt_progress(console, "dbt build") as on_line:
+        transform.run_dbt(args, report.url, on_line=on_line)
 
 
 def count_rows(url: str) -> dict[str, int]:
@@ -61,11 +88,16 @@ def run(console: Console, koi_file: Path = settings.SHIPPED_KOI_FILE) -> RunRepo
         console.print(f"warehouse: {warehouse.mask_password(report.url)}")
     with _stage(report, "ingest", console):
         report.ingest = ingest.ingest_koi(koi_file, url=report.url, console=console)
-    with (
-        _stage(report, "transform", console),
-        transform.dbt_progress(console, "dbt build") as on_line,
-    ):
-        transform.run_dbt(["build"], report.url, on_line=on_line)
+    _dbt_stage(report, "transform", ["build", "--exclude", "tag:scored"], console)
+    with _stage(report, "train", console), warehouse.connect(report.url, autocommit=True) as conn:
+        if needs_training(conn):
+            training.train(conn, console)
+        else:
+            console.print("the champion was trained on this batch: no training needed")
+    with _stage(report, "score", console), warehouse.connect(report.url, autocommit=True) as conn:
+        report.scoring = predict.score(conn)
+        console.print(report.scoring.summary())
+    _dbt_stage(report, "marts over the scores", ["build", "--select", "tag:scored"], console)
     report.row_counts = count_rows(report.url)
     print_summary(report, console)
     return report
@@ -85,6 +117,6 @@ def print_summary(report: RunReport, console: Console) -> None:
     console.print(
         "\nWhere to look:\n"
         '  psql "$(exohunter warehouse url --show-password)"   (schemas raw, staging, marts)\n'
-        "  select * from marts.fct_koi_features limit 10;\n"
+        "  select * from marts.fct_discoveries order by candidate_rank limit 10;\n"
         "  exohunter dbt docs generate && exohunter dbt docs serve   (lineage, column units)"
     )

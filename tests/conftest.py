@@ -76,3 +76,21 @@ def conn(database_url: str) -> Iterator[psycopg.Connection]:
 def shipped_koi_file() -> Path:
     assert settings.SHIPPED_KOI_FILE.exists(), "data/ must ship the KOI snapshot"
     return settings.SHIPPED_KOI_FILE
+
+
+@pytest.fixture(scope="session")
+def scored_warehouse(pg_cluster: warehouse.PostgresCluster) -> Iterator[str]:
+    """One database with the shipped snapshot ingested, dbt built, the classifier trained and
+    every KOI scored — built once per session (training takes a minute or two)."""
+    from rich.console import Console
+
+    from scoring import ingest, predict, training, transform
+
+    with pg_cluster.scratch_database("scored") as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            ingest.load_koi_file(conn, settings.SHIPPED_KOI_FILE)
+        transform.run_dbt(["build"], url, on_line=lambda _: None)
+        with psycopg.connect(url, autocommit=True) as conn:
+            training.train(conn, Console(quiet=True))
+            predict.score(conn)
+        yield url

@@ -1,0 +1,148 @@
+"""The model registry: deterministic versions, verified artifacts, one champion per task.
+
+A model version is a hash of (config, feature list, training load batch): training the same
+config on the same batch twice gives the same version, and registering it again changes nothing.
+Artifacts live under ``$EXOHUNTER_HOME/models/<version>/`` and are verified by sha256 on load, so
+a tampered or missing file is a clear error instead of silently different predictions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+import psycopg
+from psycopg.types.json import Jsonb
+
+from scoring import settings
+
+
+class RegistryError(RuntimeError):
+    pass
+
+
+def model_version(config: dict[str, Any], features: list[str], load_batch_id: int) -> str:
+    payload = json.dumps(
+        {"config": config, "features": features, "load_batch_id": load_batch_id},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def models_dir() -> Path:
+    return settings.home() / "models"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_artifact(version: str, artifact: Any) -> tuple[str, str]:
+    """Write the artifact atomically; return (path relative to the home, sha256)."""
+    folder = models_dir() / version
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "model.joblib"
+    partial = path.with_suffix(".partial")
+    joblib.dump(artifact, partial)
+    partial.replace(path)
+    return str(path.relative_to(settings.home())), _sha256(path)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    model_version: str
+    task: str
+    algorithm: str
+    hyperparameters: dict[str, Any]
+    feature_list: list[str]
+    training_load_batch_id: int
+    training_snapshot_at: datetime
+    training_rows: int
+    artifact_path: str
+    artifact_sha256: str
+    model_card_path: str | None = None
+
+
+def register(conn: psycopg.Connection, entry: ModelEntry) -> bool:
+    """Insert the entry unless the version exists; return whether it was new."""
+    inserted = conn.execute(
+        """insert into ml.model_registry (model_version, task, algorithm, hyperparameters,
+               feature_list, training_load_batch_id, training_snapshot_at, training_rows,
+               artifact_path, artifact_sha256, model_card_path)
+           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+           on conflict (model_version) do nothing""",
+        (
+            entry.model_version,
+            entry.task,
+            entry.algorithm,
+            Jsonb(entry.hyperparameters),
+            entry.feature_list,
+            entry.training_load_batch_id,
+            entry.training_snapshot_at,
+            entry.training_rows,
+            entry.artifact_path,
+            entry.artifact_sha256,
+            entry.model_card_path,
+        ),
+    ).rowcount
+    return inserted == 1
+
+
+def exists(conn: psycopg.Connection, version: str) -> bool:
+    row = conn.execute("select 1 from ml.model_registry where model_version = %s", (version,))
+    return row.fetchone() is not None
+
+
+def promote(conn: psycopg.Connection, version: str) -> None:
+    """Make ``version`` its task's champion (in one transaction: never two, never none)."""
+    with conn.transaction():
+        task = conn.execute(
+            "select task from ml.model_registry where model_version = %s", (version,)
+        ).fetchone()
+        if task is None:
+            raise RegistryError(f"unknown model version {version}")
+        conn.execute(
+            "update ml.model_registry set is_champion = false where task = %s and is_champion",
+            task,
+        )
+        conn.execute(
+            "update ml.model_registry set is_champion = true where model_version = %s", (version,)
+        )
+
+
+def champion(conn: psycopg.Connection, task: str) -> str | None:
+    row = conn.execute(
+        "select model_version from ml.model_registry where task = %s and is_champion", (task,)
+    ).fetchone()
+    return row[0] if row else None
+
+
+def load_artifact(conn: psycopg.Connection, version: str) -> Any:
+    """Load a registered artifact after checking its sha256 against the registry."""
+    row = conn.execute(
+        "select artifact_path, artifact_sha256 from ml.model_registry where model_version = %s",
+        (version,),
+    ).fetchone()
+    if row is None:
+        raise RegistryError(f"unknown model version {version}: see `exohunter models`")
+    path = settings.home() / row[0]
+    if not path.exists():
+        raise RegistryError(
+            f"the artifact of model {version} is missing ({path}): retrain with `exohunter train`"
+        )
+    if _sha256(path) != row[1]:
+        raise RegistryError(
+            f"the artifact of model {version} does not match its recorded sha256 ({path}): it was "
+            "modified after training; refusing to load it. Retrain with `exohunter train --force`."
+        )
+    return joblib.load(path)

@@ -1,0 +1,94 @@
+"""The science rules, checked without a database: no leakage, splits grouped by star."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from scoring import classifier, features, registry, settings
+
+LEAKY = {
+    "koi_pdisposition",
+    "koi_score",
+    "koi_fpflag_nt",
+    "koi_fpflag_ss",
+    "koi_fpflag_co",
+    "koi_fpflag_ec",
+    "kepler_name",
+    "kepoi_name",
+    "kepid",
+    "loc_rowid",
+    "koi_tce_delivname",
+}  # ../shared/data/README.md
+
+
+def mart_columns(model: str) -> list[str]:
+    spec = yaml.safe_load(
+        (settings.DBT_PROJECT_DIR / "models/marts/_marts__models.yml").read_text()
+    )
+    found = next(m for m in spec["models"] if m["name"] == model)
+    return [c["name"] for c in found["columns"]]
+
+
+def test_no_forbidden_column_is_a_feature() -> None:
+    assert LEAKY <= features.FORBIDDEN
+    assert not set(features.HONEST_FEATURES) & features.FORBIDDEN
+    assert not set(features.HONEST_FEATURES) & set(features.VETTING_FLAGS)
+    assert len(set(features.HONEST_FEATURES)) == len(features.HONEST_FEATURES)
+
+
+def test_check_honest_refuses_a_leaky_list() -> None:
+    with pytest.raises(ValueError, match="koi_score"):
+        features.check_honest([*features.HONEST_FEATURES, "koi_score"])
+
+
+def test_every_feature_is_in_the_feature_mart_contract_and_no_vetting_output_is() -> None:
+    columns = mart_columns("fct_koi_features")
+    assert set(features.HONEST_FEATURES) <= set(columns)
+    assert not (set(columns) & (LEAKY - {"kepid", "kepoi_name"}))
+    assert set(features.VETTING_FLAGS) | {features.LEAKY_SCORE} <= set(
+        mart_columns("fct_koi_vetting")
+    )
+
+
+def test_no_star_crosses_folds() -> None:
+    koi = pd.read_csv(settings.SHIPPED_KOI_FILE, comment="#")
+    labelled = koi[koi.koi_disposition.isin(["CONFIRMED", "FALSE POSITIVE"])]
+    y = (labelled.koi_disposition == "CONFIRMED").to_numpy(int)
+    groups = labelled.kepid.to_numpy()
+    splits = classifier.group_splits(y, groups, classifier.N_OUTER_FOLDS, seed=0)
+    assert len(splits) == classifier.N_OUTER_FOLDS
+    seen = np.zeros(len(y), int)
+    for train, test in splits:
+        assert not set(groups[train]) & set(groups[test])
+        seen[test] += 1
+        # inner folds, built on the training part only, are grouped too
+        for inner_train, inner_test in classifier.group_splits(
+            y[train], groups[train], classifier.N_INNER_FOLDS, seed=1
+        ):
+            assert not set(groups[train][inner_train]) & set(groups[train][inner_test])
+    assert (seen == 1).all(), "every KOI is tested exactly once"
+    multi = labelled.kepid.value_counts()
+    assert (multi > 1).sum() > 500, "the data has many multi-KOI stars, so the check bites"
+
+
+def test_model_version_is_deterministic() -> None:
+    config = {"a": 1, "grid": [{"depth": 3}]}
+    version = registry.model_version(config, ["x", "y"], 7)
+    assert version == registry.model_version({"grid": [{"depth": 3}], "a": 1}, ["x", "y"], 7)
+    assert version != registry.model_version(config, ["x", "y"], 8)
+    assert version != registry.model_version(config, ["y", "x"], 7)
+    assert len(version) == 16
+
+
+def test_three_class_calibration_sums_to_one() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    y = rng.integers(0, 3, size=300)
+    groups = np.arange(300) // 2
+    model = classifier.fit_calibrated(classifier.LOGISTIC, X, y, groups, seed=0)
+    proba = model.predict_proba(rng.normal(size=(50, 3)) * 5)
+    assert np.allclose(proba.sum(axis=1), 1.0, atol=1e-9)
+    assert ((proba >= 0) & (proba <= 1)).all()
