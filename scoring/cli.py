@@ -283,3 +283,21 @@ def models() -> None:
         )
     console.print(table)
 
+
+# -- API ----------------------------------------------------------------------------------------
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0: all of them)."),
+    port: int = typer.Option(8000, help="TCP port."),
+) -> None:
+    """Serve the scoring API (predictions, discoveries, live scoring); docs at /docs."""
+    import uvicorn
+
+    from scoring import api
+
+    try:
+        warehouse.database_url()  # starts the embedded warehouse; an external one is left alone
+    except warehouse.WarehouseError as exc:
+        raise _fail(str(exc)) from exc
+    console.print(f"ExoHunter API on http://{host}:{port} (docs: http://{host}:{port}/docs)")
+    uvicorn.run(api.create_app(), host=host, port=port)
