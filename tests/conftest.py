@@ -89,8 +89,13 @@ def scored_warehouse(pg_cluster: warehouse.PostgresCluster) -> Iterator[str]:
     with pg_cluster.scratch_database("scored") as url:
         with psycopg.connect(url, autocommit=True) as conn:
             ingest.load_koi_file(conn, settings.SHIPPED_KOI_FILE)
-        transform.run_dbt(["build"], url, on_line=lambda _: None)
-        with psycopg.connect(url, autocommit=True) as conn:
-            training.train(conn, Console(quiet=True))
-            predict.score(conn)
+        lines: list[str] = []
+        try:
+            transform.run_dbt(["build", "--exclude", "tag:scored"], url, on_line=lines.append)
+            with psycopg.connect(url, autocommit=True) as conn:
+                training.train(conn, Console(quiet=True))
+                predict.score(conn)
+            transform.run_dbt(["build", "--select", "tag:scored"], url, on_line=lines.append)
+        except transform.TransformError as exc:
+            raise AssertionError("\n".join(lines[-40:])) from exc
         yield url

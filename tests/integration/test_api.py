@@ -17,9 +17,8 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
-from rich.console import Console
 
-from scoring import api, features, ingest, predict, settings, training, transform, warehouse
+from scoring import api, features, training
 
 pytestmark = pytest.mark.integration
 
@@ -35,34 +34,18 @@ SIGNAL = {  # the least a signal needs
 ENDPOINTS = {"/health", "/models", "/kois/{kepoi_name}", "/discoveries", "/score"}
 
 
-def build_state(url: str) -> None:
-    """ingest → dbt build → train → score, the way `exohunter run` does it."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        ingest.load_koi_file(conn, settings.SHIPPED_KOI_FILE)
-    lines: list[str] = []
-    try:
-        transform.run_dbt(["build", "--exclude", "tag:scored"], url, on_line=lines.append)
-    except transform.TransformError as exc:
-        raise AssertionError("\n".join(lines[-40:])) from exc
-    with psycopg.connect(url, autocommit=True) as conn:
-        training.train(conn, Console(quiet=True))
-        predict.score(conn)
-
-
 @pytest.fixture(scope="module")
-def api_url(pg_cluster: warehouse.PostgresCluster) -> Iterator[str]:
-    """A module-wide scored warehouse, exported as EXOHUNTER_DATABASE_URL (then restored)."""
+def api_url(scored_warehouse: str) -> Iterator[str]:
+    """The session's scored warehouse, exported as EXOHUNTER_DATABASE_URL (then restored)."""
     previous = os.environ.get("EXOHUNTER_DATABASE_URL")
-    with pg_cluster.scratch_database("api") as url:
-        os.environ["EXOHUNTER_DATABASE_URL"] = url
-        try:
-            build_state(url)
-            yield url
-        finally:
-            if previous is None:
-                os.environ.pop("EXOHUNTER_DATABASE_URL", None)
-            else:
-                os.environ["EXOHUNTER_DATABASE_URL"] = previous
+    os.environ["EXOHUNTER_DATABASE_URL"] = scored_warehouse
+    try:
+        yield scored_warehouse
+    finally:
+        if previous is None:
+            os.environ.pop("EXOHUNTER_DATABASE_URL", None)
+        else:
+            os.environ["EXOHUNTER_DATABASE_URL"] = previous
 
 
 @pytest.fixture(scope="module")

@@ -183,3 +183,22 @@ def test_the_model_card_states_protocol_metrics_and_leakage_policy(
         assert needle in card
     auc = metric(conn, "p_planet", "xgboost", "roc_auc")
     assert f"{auc:.4f}" in card
+
+
+def test_the_marts_over_the_scores_rank_the_candidates(conn: psycopg.Connection) -> None:
+    rows = conn.execute(
+        "select candidate_rank, p_planet, top_reasons, confidence_band"
+        " from marts.fct_discoveries order by candidate_rank"
+    ).fetchall()
+    assert len(rows) == 2424
+    assert [r[0] for r in rows] == list(range(1, 2425))
+    assert [r[1] for r in rows] == sorted((r[1] for r in rows), reverse=True)
+    assert all(r[2] for r in rows), "every discovery says why"
+    assert rows[0][3] == "very likely planet"
+    honest_auc = conn.execute(
+        """select roc_auc from marts.fct_model_performance
+           where is_champion and evaluation_task = 'p_planet' and estimator = 'xgboost'"""
+    ).fetchone()[0]
+    assert honest_auc >= TARGET_ROC_AUC
+    n = conn.execute("select count(*) from marts.fct_koi_predictions").fetchone()[0]
+    assert n == 9564
