@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -262,15 +263,7 @@ def _bench_scale(url: str, path: Path) -> dict[str, float | int | str]:
     baseline_s, baseline_rows = _timed_baseline(url, path)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(sql.SQL("truncate {}").format(BASELINE_TABLE))
-    child = subprocess.run(
-        [sys.executable, "-m", "scoring.bench", "ingest-child", str(path), url],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if child.returncode != 0:
-        raise RuntimeError(f"the ingest benchmark subprocess failed:\n{child.stderr}")
-    figures = json.loads(child.stdout.strip().splitlines()[-1])
+    figures = run_child(["scoring.bench", "ingest-child", str(path), url], "ingest")
     with psycopg.connect(url, autocommit=True) as conn:
         ingest.delete_batch(conn, figures["batch_id"])
     if figures["rows"] != baseline_rows:
@@ -286,6 +279,22 @@ def _bench_scale(url: str, path: Path) -> dict[str, float | int | str]:
     }
 
 
+def run_child(module_args: list[str], what: str) -> dict[str, Any]:
+    """Run ``python -m MODULE ARGS`` in a fresh interpreter, so that its peak RSS is its own;
+    return the JSON object it prints last."""
+    child = subprocess.run(
+        [sys.executable, "-m", *module_args], capture_output=True, text=True, check=False
+    )
+    if child.returncode != 0:
+        raise RuntimeError(f"the {what} benchmark subprocess failed:\n{child.stderr}")
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _ingest_child(path: str, url: str) -> None:
     """Run in a fresh interpreter: load one file, print time and this process's peak RSS."""
     seconds, result = 0.0, None
@@ -293,7 +302,6 @@ def _ingest_child(path: str, url: str) -> None:
         start = time.perf_counter()
         result = ingest.load_koi_file(conn, Path(path))
         seconds = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     print(
         json.dumps(
             {
@@ -301,7 +309,7 @@ def _ingest_child(path: str, url: str) -> None:
                 "rows": result.rows_loaded,
                 "method": result.method,
                 "seconds": seconds,
-                "peak_rss_mb": peak_kb / 1024,
+                "peak_rss_mb": peak_rss_mb(),
             }
         )
     )

@@ -4,8 +4,6 @@ same rows, and batch scoring of a large synthetic feature mart under a memory bo
 from __future__ import annotations
 
 import json
-import resource
-import subprocess
 import sys
 import time
 from typing import Any
@@ -16,6 +14,7 @@ from rich.console import Console
 from sqlalchemy import create_engine
 
 from scoring import features, predict, registry, training, writeback
+from scoring.bench import peak_rss_mb, run_child
 
 SCALE_PEAK_RSS_TARGET_MB = 2048
 BATCH_ROWS = 100_000
@@ -97,15 +96,7 @@ def _write_back_race(url: str, rows: pd.DataFrame) -> tuple[float, float]:
 def bench_scoring_scale(url: str) -> dict[str, Any]:
     """Score every row of the (large, synthetic) feature mart in ``url`` batch by batch, in a
     subprocess so that its peak RSS is its own."""
-    child = subprocess.run(
-        [sys.executable, "-m", "scoring.bench_scoring", url],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if child.returncode != 0:
-        raise RuntimeError(f"the batch-scoring subprocess failed:\n{child.stderr}")
-    figures = json.loads(child.stdout.strip().splitlines()[-1])
+    figures = run_child(["scoring.bench_scoring", url], "batch-scoring")
     ok = figures["peak_rss_mb"] < SCALE_PEAK_RSS_TARGET_MB
     print(
         f"batch scoring, {figures['rows']:,} synthetic KOIs in batches of {BATCH_ROWS:,}:"
@@ -132,8 +123,7 @@ def _score_mart_in_batches(url: str) -> None:
                 frame[columns[1:]] = frame[columns[1:]].astype("float64")
                 rows += len(predict.predict(artifact, frame).frame)
         seconds = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"rows": rows, "seconds": seconds, "peak_rss_mb": peak_mb}))
+    print(json.dumps({"rows": rows, "seconds": seconds, "peak_rss_mb": peak_rss_mb()}))
 
 
 if __name__ == "__main__":
