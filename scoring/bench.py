@@ -101,7 +101,7 @@ def run_all(scale_rows: int = 1_000_000) -> dict[str, object]:
     """Every benchmark, each in a scratch database of the embedded warehouse (never the user's
     data). The second database walks the pipeline: the shipped snapshot (baseline dbt build,
     training, scoring), then ``scale_rows`` synthetic rows (dbt build and batch scoring)."""
-    from scoring import bench_scoring
+    from scoring import bench_anomalies, bench_scoring
 
     cluster = warehouse.embedded()
     cluster.up()
@@ -112,6 +112,7 @@ def run_all(scale_rows: int = 1_000_000) -> dict[str, object]:
     with cluster.scratch_database("bench") as url:
         baseline_s = _load_and_build(url, settings.SHIPPED_KOI_FILE)
         results["scoring"] = bench_scoring.bench_scoring(url)
+        results["anomalies"] = bench_anomalies.bench_anomalies(url)
         try:
             write_synthetic(settings.SHIPPED_KOI_FILE, synthetic, scale_rows)
             scale_s = _load_and_build(url, synthetic)
@@ -124,6 +125,9 @@ def run_all(scale_rows: int = 1_000_000) -> dict[str, object]:
         )
         results["transform"] = {"baseline_s": baseline_s, "scale_s": scale_s, "rows": scale_rows}
         results["scoring_scale"] = bench_scoring.bench_scoring_scale(url)
+        results["anomalies_scale"] = bench_anomalies.bench_anomalies_scale(
+            url, results["anomalies"]
+        )
     return results
 
 

@@ -133,8 +133,8 @@ def dbt(ctx: typer.Context) -> None:
 
 @app.command()
 def run() -> None:
-    """The whole pipeline: warehouse → ingest the shipped snapshot → dbt build → train → score."""
-    from scoring import ingest, migrate, pipeline, predict, registry, transform
+    """The whole pipeline: warehouse → ingest → dbt build → train → score → anomalies → marts."""
+    from scoring import detect, ingest, migrate, pipeline, predict, registry, transform
 
     try:
         pipeline.run(console)
@@ -145,6 +145,7 @@ def run() -> None:
         transform.TransformError,
         registry.RegistryError,
         predict.ScoringError,
+        detect.DetectError,
     ) as exc:
         raise _fail(str(exc)) from exc
 
@@ -245,6 +246,24 @@ def score(
     except (warehouse.WarehouseError, registry.RegistryError, predict.ScoringError) as exc:
         raise _fail(str(exc)) from exc
     console.print(result.summary())
+
+
+@app.command()
+def anomalies(
+    budget: float = typer.Option(0.02, min=0.001, max=0.5, help="Share of KOIs to flag."),
+    force: bool = typer.Option(False, help="Refit even if this version scored this batch."),
+) -> None:
+    """Flag unusual KOIs: the PyOD ensemble and the Bayesian outlier model, validated, into ml."""
+    from scoring import detect
+
+    try:
+        with warehouse.connect(warehouse.prepare(), autocommit=True) as conn:
+            result = detect.detect(conn, console, budget=budget, force=force)
+    except (warehouse.WarehouseError, detect.DetectError) as exc:
+        raise _fail(str(exc)) from exc
+    console.print(result.summary())
+    if result.card_path:
+        console.print(f"model card: {settings.home() / result.card_path}")
 
 
 @app.command()

@@ -1,7 +1,8 @@
 """``exohunter run``: the whole pipeline, stage by stage, with a closing summary.
 
 warehouse up → ingest the shipped KOI snapshot → dbt build → train (if the champion was not
-trained on this batch) → score → dbt build of the marts over the scores (tag ``scored``).
+trained on this batch) → score → anomalies (ensemble + Bayesian outlier model, refitted only for
+a new batch or configuration) → dbt build of the marts over the scores (tag ``scored``).
 Later stages (quality gates, dashboards) are added here, in order, so `make demo` stays one
 command.
 """
@@ -18,7 +19,7 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from scoring import ingest, predict, registry, settings, training, transform, warehouse
+from scoring import detect, ingest, predict, registry, settings, training, transform, warehouse
 
 # Tables the summary counts, in pipeline order.
 SUMMARY_TABLES = (
@@ -33,6 +34,8 @@ SUMMARY_TABLES = (
     "ml.koi_explanations",
     "marts.fct_koi_predictions",
     "marts.fct_discoveries",
+    "ml.koi_anomalies",
+    "marts.fct_anomalies",
 )
 
 
@@ -55,6 +58,7 @@ class RunReport:
     timings: dict[str, float] = field(default_factory=dict)
     ingest: ingest.LoadResult | None = None
     scoring: predict.ScoreResult | None = None
+    anomalies: detect.DetectResult | None = None
     row_counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -97,6 +101,12 @@ def run(console: Console, koi_file: Path = settings.SHIPPED_KOI_FILE) -> RunRepo
     with _stage(report, "score", console), warehouse.connect(report.url, autocommit=True) as conn:
         report.scoring = predict.score(conn)
         console.print(report.scoring.summary())
+    with (
+        _stage(report, "anomalies", console),
+        warehouse.connect(report.url, autocommit=True) as conn,
+    ):
+        report.anomalies = detect.detect(conn, console)
+        console.print(report.anomalies.summary())
     _dbt_stage(report, "marts over the scores", ["build", "--select", "tag:scored"], console)
     report.row_counts = count_rows(report.url)
     print_summary(report, console)

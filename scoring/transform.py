@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,10 +70,15 @@ def run_dbt(args: list[str], url: str, on_line: Callable[[str], None] = print) -
         text=True,
     ) as process:
         assert process.stdout is not None
+        tail: deque[str] = deque(maxlen=12)  # a parse error says why only here
         for line in process.stdout:
-            on_line(line.rstrip("\n"))
+            tail.append(line.rstrip("\n"))
+            on_line(tail[-1])
     if process.returncode != 0:
-        raise TransformError(f"dbt {' '.join(args)} failed (exit {process.returncode})")
+        last = "\n  ".join(tail)
+        raise TransformError(
+            f"dbt {' '.join(args)} failed (exit {process.returncode}); its last lines:\n  {last}"
+        )
 
 
 @contextmanager

@@ -80,11 +80,11 @@ def shipped_koi_file() -> Path:
 
 @pytest.fixture(scope="session")
 def scored_warehouse(pg_cluster: warehouse.PostgresCluster) -> Iterator[str]:
-    """One database with the shipped snapshot ingested, dbt built, the classifier trained and
-    every KOI scored — built once per session (training takes a minute or two)."""
+    """One database with the shipped snapshot ingested, dbt built, the classifier trained, every
+    KOI scored and the anomaly lenses fitted — built once per session (a few minutes)."""
     from rich.console import Console
 
-    from scoring import ingest, predict, training, transform
+    from scoring import detect, ingest, predict, training, transform
 
     with pg_cluster.scratch_database("scored") as url:
         with psycopg.connect(url, autocommit=True) as conn:
@@ -95,6 +95,7 @@ def scored_warehouse(pg_cluster: warehouse.PostgresCluster) -> Iterator[str]:
             with psycopg.connect(url, autocommit=True) as conn:
                 training.train(conn, Console(quiet=True))
                 predict.score(conn)
+                detect.detect(conn, Console(quiet=True))
             transform.run_dbt(["build", "--select", "tag:scored"], url, on_line=lines.append)
         except transform.TransformError as exc:
             raise AssertionError("\n".join(lines[-40:])) from exc

@@ -29,7 +29,8 @@ create table ml.koi_anomaly_reasons (
     kepoi_name     text    not null,
     feature        text    not null,
     feature_value  double precision,
-    deviation      double precision not null,  -- robust z-score: (value - median) / (1.4826 MAD)
+    deviation      double precision not null,  -- as the detectors see it: (x - median) / (p99 - p1),
+                                               -- x in log10 for the scale-free features
     rank           integer not null,           -- 1 = largest |deviation|
     primary key (model_version, load_batch_id, kepoi_name, feature)
 );
