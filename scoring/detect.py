@@ -226,7 +226,7 @@ def _register(
         registry.ModelEntry(
             model_version=result.model_version,
             task=TASK,
-            algorithm="pyod ensemble (iforest, ecod, copod, knn) + numpyro outlier mixture",
+            algorithm="PyOD ensemble + NumPyro outlier mixture",
             hyperparameters=config(budget, sampler),
             feature_list=list(anomaly.ANOMALY_FEATURES),
             training_load_batch_id=result.load_batch_id,
