@@ -12,7 +12,8 @@ re-run duplicates nothing. Superset reads the warehouse as the read-only role
 (``warehouse.reader_url``); its metadata database is SQLite under the ExoHunter home unless
 ``EXOHUNTER_SUPERSET_METADATA_URL`` names another. ``SECRET_KEY`` and the admin password are
 generated once into the home's secrets (or read from ``EXOHUNTER_SUPERSET_SECRET_KEY`` /
-``EXOHUNTER_SUPERSET_ADMIN_PASSWORD``).
+``EXOHUNTER_SUPERSET_ADMIN_PASSWORD``). Superset's state (metadata, pid, port, log) lives in
+``$EXOHUNTER_HOME/superset`` unless ``EXOHUNTER_SUPERSET_HOME`` says otherwise.
 """
 
 from __future__ import annotations
@@ -94,8 +95,9 @@ class Paths:
 
 
 def paths() -> Paths:
-    root = settings.home() / "superset"
-    root.mkdir(exist_ok=True)
+    """``$EXOHUNTER_HOME/superset``, or ``EXOHUNTER_SUPERSET_HOME`` (the benchmark's own)."""
+    root = Path(os.environ.get("EXOHUNTER_SUPERSET_HOME") or settings.home() / "superset")
+    root.mkdir(parents=True, exist_ok=True)
     return Paths(root)
 
 
