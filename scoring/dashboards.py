@@ -358,13 +358,16 @@ def up(url: str, port: int, say: Say) -> ServerStatus:
 
 @contextlib.contextmanager
 def served(url: str, port: int, say: Say) -> Iterator[ServerStatus]:
-    """Superset up for the duration of the block, stopped afterwards (Ctrl-C included)."""
+    """Superset up for the duration of the block, then stopped (Ctrl-C included) unless it
+    already ran before."""
+    already_running = status().running
     server = up(url, port, say)
     try:
         yield server
     finally:
-        stop()
-        say("Superset stopped")
+        if not already_running:
+            stop()
+            say("Superset stopped")
 
 
 def wait_until_interrupted(say: Say) -> None:

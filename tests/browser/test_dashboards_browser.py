@@ -106,7 +106,9 @@ def test_wrong_password_is_refused(browser: Browser, superset: dashboards.Server
     context = browser.new_context()
     page = context.new_page()
     log_in(page, superset.url, "not-the-password")
-    expect(page.get_by_text(re.compile("invalid login", re.IGNORECASE))).to_be_visible()
+    expect(
+        page.get_by_text(re.compile("invalid username or password", re.IGNORECASE))
+    ).to_be_visible()
     page.goto(f"{superset.url}/superset/dashboard/discoveries/")
     expect(page).to_have_url(re.compile(r"/login/"))
     context.close()
@@ -138,8 +140,8 @@ def test_discoveries_table_ranks_real_kois_by_p_planet(
         for row in table.locator("tbody tr").all()
     ]
     assert len(rows) >= 10
-    names = [row["kepoi_name"] for row in rows]
-    probabilities = [float(row["p_planet"]) for row in rows]
+    names = [row["KOI"] for row in rows]
+    probabilities = [float(row["P(planet)"]) for row in rows]
     assert all(KOI_NAME.match(name) for name in names), names
     assert probabilities == sorted(probabilities, reverse=True)
     with psycopg.connect(scored_warehouse) as conn:
@@ -162,8 +164,8 @@ def test_a_filter_changes_what_is_shown(
     page = open_dashboard(session, superset.url, "discoveries")
     kois = chart(page, "KOIs").locator(".header-line")
     expect(kois).to_have_text(f"{total:,}")
-    size_filter = page.locator('[data-test="form-item-value"]').filter(
-        has=page.get_by_text("Planet size")
+    size_filter = page.locator(".ant-form-item").filter(
+        has=page.locator('[data-test="filter-control-name"]', has_text="Planet size")
     )
     size_filter.locator(".ant-select-selector").click()
     page.locator(".ant-select-item-option", has_text="earth_size").click()
