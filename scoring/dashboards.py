@@ -221,7 +221,8 @@ def export(target: Path, say: Say) -> None:
     where = paths()
     output = _run(venv, ["python", str(SUPERSET_DIR / "manage.py"), "export", str(target)],
                   superset_env(where), where)  # fmt: skip
-    say(output.strip())
+    files = [line for line in output.splitlines() if line.startswith("exported ")]
+    say(f"exported {len(files)} files into {target}")
 
 
 # -- the server ---------------------------------------------------------------------------------

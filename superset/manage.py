@@ -74,8 +74,14 @@ def import_bundle(assets: Path) -> None:
 
 
 def export_bundle(target: Path) -> None:
+    """Replace the bundle in ``target``: Superset names files after titles and ids, so a kept
+    old file would import the same UUID twice."""
     from superset.commands.export.assets import ExportAssetsCommand
 
+    (target / "metadata.yaml").unlink(missing_ok=True)
+    for kind in ("databases", "datasets", "charts", "dashboards"):
+        for old in (target / kind).rglob("*.yaml"):
+            old.unlink()
     for name, content in ExportAssetsCommand().run():
         path = target / name
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -72,9 +72,7 @@ def session(browser: Browser, superset: dashboards.ServerStatus) -> Iterator[Bro
 
 
 def chart(page: Page, title: str) -> Locator:
-    return page.locator('[data-test="chart-grid-component"]').filter(
-        has=page.locator('[data-test="slice-header"]', has_text=title)
-    )
+    return page.locator(f'[data-test="chart-grid-component"][data-test-chart-name="{title}"]')
 
 
 def open_dashboard(context: BrowserContext, base_url: str, slug: str) -> Page:

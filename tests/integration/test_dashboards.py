@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from scoring import dashboards, settings
 from scoring.superset_api import SupersetClient
@@ -39,7 +40,7 @@ def test_the_bundle_is_imported_with_the_read_only_role(
     assert counts["dashboard"] == len(list((bundle / "dashboards").glob("*.yaml")))
     assert counts["chart"] == len(list((bundle / "charts").glob("*.yaml")))
     database = superset_client.get("/api/v1/database/?q=(page_size:5)")["result"][0]
-    detail = superset_client.get(f"/api/v1/database/{database['id']}")["result"]
+    detail = superset_client.get(f"/api/v1/database/{database['id']}/connection")["result"]
     assert detail["sqlalchemy_uri"].startswith("postgresql+psycopg2://exohunter_reader:XXXXXXXXXX@")
     assert oct((settings.home() / "secrets" / "superset_admin_password").stat().st_mode)[-3:] == (
         "600"
@@ -105,3 +106,18 @@ def test_status_of_a_stopped_superset(tmp_path: Path) -> None:
         check=False,
     )
     assert status.returncode == 3 and "stopped" in status.stdout
+
+
+def test_export_gives_back_the_bundle(superset: dashboards.ServerStatus, tmp_path: Path) -> None:
+    (tmp_path / "charts").mkdir()
+    (tmp_path / "charts" / "stale.yaml").write_text("uuid: stale\n")
+    dashboards.export(tmp_path, print)
+
+    def uuids(folder: Path) -> set[str]:
+        return {
+            yaml.safe_load(path.read_text(encoding="utf-8"))["uuid"]
+            for kind in ("databases", "datasets", "charts", "dashboards")
+            for path in (folder / kind).rglob("*.yaml")
+        }
+
+    assert uuids(tmp_path) == uuids(dashboards.ASSETS_DIR)
