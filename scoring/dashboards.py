@@ -143,15 +143,21 @@ def ensure_venv(say: Say) -> Path:
 
 # -- running Superset's own commands ------------------------------------------------------------
 def superset_env(where: Paths, **extra: str) -> dict[str, str]:
+    """Superset's environment: its configuration and nothing of ExoHunter's own secrets (the
+    app role's URL stays out of the server's environment)."""
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("EXOHUNTER_", "PG", "VIRTUAL_ENV"))
+    }
     env = {
-        **os.environ,
+        **inherited,
         "SUPERSET_CONFIG_PATH": str(SUPERSET_DIR / "superset_config.py"),
         "SUPERSET_SECRET_KEY": settings.secret("superset_secret_key", 42),
         "SUPERSET_METADATA_URI": metadata_uri(where),
         "SUPERSET_HOME": str(where.root),  # Superset's DATA_DIR (uploads, caches)
         **extra,
     }
-    env.pop("VIRTUAL_ENV", None)
     return env
 
 
@@ -194,15 +200,19 @@ def bootstrap(url: str, say: Say) -> Bootstrap:
         EXOHUNTER_SUPERSET_ADMIN_PASSWORD=settings.secret("superset_admin_password"),
         EXOHUNTER_SUPERSET_WAREHOUSE_URL=reader,
     )
-    upgraded = not where.bootstrap_stamp.exists() or (
-        where.bootstrap_stamp.read_text() != lock_digest()
+    # Upgrade and init again when Superset's lock or its metadata database changes.
+    stamp = f"{lock_digest()} {hashlib.sha256(metadata_uri(where).encode()).hexdigest()[:16]}"
+    upgraded = (
+        not where.bootstrap_stamp.exists()
+        or where.bootstrap_stamp.read_text() != stamp
+        or (metadata_uri(where).endswith(str(where.metadata_db)) and not where.metadata_db.exists())
     )
     if upgraded:
         say("superset db upgrade…")
         _run(venv, ["superset", "db", "upgrade"], env, where)
         say("superset init…")
         _run(venv, ["superset", "init"], env, where)
-        where.bootstrap_stamp.write_text(lock_digest())
+        where.bootstrap_stamp.write_text(stamp)
     say("importing the dashboards…")
     output = _run(venv, ["python", str(SUPERSET_DIR / "manage.py"), "setup", str(ASSETS_DIR)],
                   env, where)  # fmt: skip
