@@ -6,11 +6,12 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements/analytics.lock pyproject.t
 
 .PHONY: demo test bench lint lock env clean
 
-## demo: create the environment, start the warehouse, load the shipped data, build the marts
+## demo: create the environment, start the warehouse, load the shipped data, build the marts,
+## then serve the Superset dashboards until Ctrl-C
 demo: $(STAMP)
-	$(BIN)/exohunter run
+	$(BIN)/exohunter run --dashboards
 
-## test: the whole test suite (real PostgreSQL, real dbt)
+## test: the whole test suite (real PostgreSQL, real dbt, real Superset, real Chromium)
 test: $(STAMP)
 	$(BIN)/pytest
 
@@ -22,9 +23,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check scoring tests
 	$(BIN)/ruff format --check scoring tests
 
-## lock: re-resolve requirements/analytics.lock from pyproject.toml
+## lock: re-resolve requirements/analytics.lock from pyproject.toml, and Superset's own lock
 lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 -o requirements/analytics.lock
+	$(BIN)/uv pip compile superset/requirements.in --python-version 3.11 -o superset/requirements.lock
 
 ## env: the analytics virtualenv, installed exactly from the lock file
 env: $(STAMP)
@@ -38,4 +40,4 @@ $(STAMP):
 	touch $@
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) .venv-superset

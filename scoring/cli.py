@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Console
 
@@ -132,12 +134,24 @@ def dbt(ctx: typer.Context) -> None:
 
 
 @app.command()
-def run() -> None:
+def run(
+    dashboards: bool = typer.Option(
+        False, "--dashboards", help="Then serve the Superset dashboards until Ctrl-C."
+    ),
+) -> None:
     """The whole pipeline: warehouse → ingest → dbt build → train → score → anomalies → marts."""
+    from scoring import dashboards as superset
     from scoring import detect, ingest, migrate, pipeline, predict, registry, transform
 
+    # Ctrl-C stops what this command started; a warehouse that already ran keeps running.
+    started_warehouse = not settings.external_database_url() and not (
+        warehouse.embedded().status().running
+    )
     try:
-        pipeline.run(console)
+        report = pipeline.run(console)
+        if dashboards:
+            with superset.served(report.url, superset.DEFAULT_PORT, console.print):
+                superset.wait_until_interrupted(console.print)
     except (
         warehouse.WarehouseError,
         migrate.MigrationError,
@@ -146,8 +160,13 @@ def run() -> None:
         registry.RegistryError,
         predict.ScoringError,
         detect.DetectError,
+        superset.DashboardsError,
     ) as exc:
         raise _fail(str(exc)) from exc
+    finally:
+        if dashboards and started_warehouse:
+            warehouse.embedded().down()
+            console.print("warehouse stopped (the data stays)")
 
 
 # -- ingest -------------------------------------------------------------------------------------
@@ -320,3 +339,64 @@ def serve(
         raise _fail(str(exc)) from exc
     console.print(f"ExoHunter API on http://{host}:{port} (docs: http://{host}:{port}/docs)")
     uvicorn.run(api.create_app(), host=host, port=port)
+
+
+# -- dashboards ---------------------------------------------------------------------------------
+dashboards_app = typer.Typer(
+    help="Superset serving the dashboards kept as YAML in superset/assets.",
+    no_args_is_help=True,
+)
+app.add_typer(dashboards_app, name="dashboards")
+
+
+@dashboards_app.command("up")
+def dashboards_up(
+    port: int = typer.Option(8088, help="TCP port on 127.0.0.1."),
+) -> None:
+    """Install Superset if missing, bootstrap it, import the dashboards and serve them."""
+    from scoring import dashboards, migrate
+
+    try:
+        dashboards.up(warehouse.prepare(), port, console.print)
+    except (warehouse.WarehouseError, migrate.MigrationError, dashboards.DashboardsError) as exc:
+        raise _fail(str(exc)) from exc
+
+
+@dashboards_app.command("down")
+def dashboards_down() -> None:
+    """Stop Superset (its metadata and the warehouse stay)."""
+    from scoring import dashboards
+
+    console.print("Superset stopped" if dashboards.stop() else "Superset was not running")
+
+
+@dashboards_app.command("status")
+def dashboards_status() -> None:
+    """Say whether Superset runs and answers /health."""
+    from scoring import dashboards
+
+    status = dashboards.status()
+    if not status.running:
+        console.print("Superset: stopped")
+        raise typer.Exit(code=3)
+    health = "answers /health" if status.healthy else "does NOT answer /health"
+    console.print(f"Superset: running (pid {status.pid}), {status.url}/ {health}")
+    console.print(f"  log: {status.log_file}")
+    if not status.healthy:
+        raise typer.Exit(code=1)
+
+
+@dashboards_app.command("export")
+def dashboards_export(
+    target: str | None = typer.Argument(
+        None, help="Folder to write the YAML bundle into (default: superset/assets)."
+    ),
+) -> None:
+    """Export the dashboards as Superset holds them now (after editing them in the UI)."""
+    from scoring import dashboards
+
+    folder = Path(target).resolve() if target else dashboards.ASSETS_DIR
+    try:
+        dashboards.export(folder, console.print)
+    except dashboards.DashboardsError as exc:
+        raise _fail(str(exc)) from exc

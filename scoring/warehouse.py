@@ -36,6 +36,7 @@ SERVER_OS_USER = "embedded_postgres"
 ADMIN_ROLE = "postgres"
 APP_ROLE = "exohunter"
 APP_DATABASE = "exohunter"
+READER_ROLE = "exohunter_reader"  # SELECT on marts only (migration 0006): Superset, SQL users
 
 
 class WarehouseError(RuntimeError):
@@ -345,6 +346,23 @@ def connect(url: str | None = None, **kwargs: object) -> psycopg.Connection:
         raise WarehouseError(
             f"cannot connect to the warehouse at {mask_password(url)}: {str(exc).strip()}"
         ) from exc
+
+
+def reader_url(url: str) -> str:
+    """The URL of the read-only role on the database of ``url`` (an app-role URL), giving the
+    role its login and generated password (``warehouse_reader_password``) on the way."""
+    password = settings.secret("warehouse_reader_password")
+    with connect(url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("alter role {} login password {}").format(
+                sql.Identifier(READER_ROLE), sql.Literal(password)
+            )
+        )
+    parts = urlsplit(url)
+    netloc = f"{quote(READER_ROLE)}:{quote(password, safe='')}@{parts.hostname}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def prepare() -> str:

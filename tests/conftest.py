@@ -4,13 +4,16 @@ and a fresh, migrated database per test that needs one."""
 from __future__ import annotations
 
 import os
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from scoring import settings, warehouse
+from scoring import dashboards, settings, warehouse
+from scoring.superset_api import SupersetClient
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -100,3 +103,24 @@ def scored_warehouse(pg_cluster: warehouse.PostgresCluster) -> Iterator[str]:
         except transform.TransformError as exc:
             raise AssertionError("\n".join(lines[-40:])) from exc
         yield url
+
+
+@pytest.fixture(scope="session")
+def superset(scored_warehouse: str) -> Iterator[dashboards.ServerStatus]:
+    """Superset bootstrapped from the committed bundle on the scored warehouse (read-only role),
+    served on a free port for the session, stopped afterwards."""
+    with socket.socket() as sock:
+        sock.bind((dashboards.HOST, 0))
+        port = sock.getsockname()[1]
+    started = time.perf_counter()
+    server = dashboards.up(scored_warehouse, port, print)
+    print(f"Superset bootstrapped and serving in {time.perf_counter() - started:.1f} s")
+    yield server
+    dashboards.stop()
+
+
+@pytest.fixture(scope="session")
+def superset_client(superset: dashboards.ServerStatus) -> SupersetClient:
+    return SupersetClient(
+        superset.url, dashboards.ADMIN_USERNAME, settings.secret("superset_admin_password")
+    )

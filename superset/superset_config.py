@@ -1,0 +1,42 @@
+"""Superset configuration for ExoHunter, loaded through SUPERSET_CONFIG_PATH.
+
+Everything that differs between installs comes from the environment, which `exohunter dashboards
+up` sets (and a container can set the same way): no secret and no path is written here.
+
+- SUPERSET_SECRET_KEY: signs sessions and encrypts the stored warehouse password. Required:
+  Superset's own default is public, so we refuse to start without one.
+- SUPERSET_METADATA_URI: Superset's metadata database (users, charts, dashboards), e.g.
+  sqlite:////path/to/superset.db or a PostgreSQL URL.
+"""
+
+import os
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise RuntimeError(f"{name} is not set: start Superset with `exohunter dashboards up`")
+    return value
+
+
+SECRET_KEY = _required("SUPERSET_SECRET_KEY")
+SQLALCHEMY_DATABASE_URI = _required("SUPERSET_METADATA_URI")
+
+APP_NAME = "ExoHunter"
+
+# Anonymous visitors get the login page, nothing else.
+PUBLIC_ROLE_LIKE = None
+
+# Served over plain HTTP on loopback by default; behind a TLS proxy, set it to true.
+SESSION_COOKIE_SECURE = os.environ.get("SUPERSET_SESSION_COOKIE_SECURE", "false") == "true"
+
+# The marts are small (about ten thousand rows): a query is faster than a cache round trip,
+# and every chart shows the marts as they are now.
+ROW_LIMIT = 20000
+SAMPLES_ROW_LIMIT = 1000
+
+FEATURE_FLAGS = {
+    "DASHBOARD_NATIVE_FILTERS": True,
+    "ALERT_REPORTS": False,
+    "THUMBNAILS": False,
+}

@@ -1,0 +1,172 @@
+"""The dashboards in a real browser: Debian's Chromium driven by Playwright, logged in as a user
+would, every chart waited for and checked, one screenshot per dashboard in build/screenshots/."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+import yaml
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
+
+from scoring import dashboards, settings
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SCREENSHOTS = settings.PROJECT_ROOT / "build" / "screenshots"
+# Tall enough that every chart is on screen: Superset renders charts as they scroll into view.
+VIEWPORT = {"width": 1600, "height": 2600}
+CHART_TIMEOUT_MS = 90_000
+KOI_NAME = re.compile(r"^K\d{5}\.\d{2}$")
+
+
+def charts_in_bundle(slug: str) -> list[str]:
+    for path in (dashboards.ASSETS_DIR / "dashboards").glob("*.yaml"):
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if config["slug"] == slug:
+            return [
+                node["meta"]["sliceName"]
+                for node in config["position"].values()
+                if isinstance(node, dict) and node.get("type") == "CHART"
+            ]
+    raise AssertionError(f"no dashboard {slug} in the bundle")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+def log_in(page: Page, base_url: str, password: str) -> None:
+    page.goto(f"{base_url}/login/")
+    page.fill("input#username", dashboards.ADMIN_USERNAME)
+    page.fill("input#password", password)
+    page.press("input#password", "Enter")
+
+
+@pytest.fixture(scope="module")
+def session(browser: Browser, superset: dashboards.ServerStatus) -> Iterator[BrowserContext]:
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    log_in(page, superset.url, settings.secret("superset_admin_password"))
+    page.wait_for_url(re.compile(r"/superset/welcome/"))
+    page.close()
+    yield context
+    context.close()
+
+
+def chart(page: Page, title: str) -> Locator:
+    return page.locator(f'[data-test="chart-grid-component"][data-test-chart-name="{title}"]')
+
+
+def open_dashboard(context: BrowserContext, base_url: str, slug: str) -> Page:
+    """Open a dashboard and wait until every chart has drawn (or failed)."""
+    page = context.new_page()
+    page.goto(f"{base_url}/superset/dashboard/{slug}/")
+    titles = charts_in_bundle(slug)
+    expect(page.locator('[data-test="chart-grid-component"]')).to_have_count(len(titles))
+    for title in titles:
+        drawn = chart(page, title).locator(
+            "canvas, table, .header-line, .ant-alert, :text('No results')"
+        )
+        expect(drawn.first).to_be_visible(timeout=CHART_TIMEOUT_MS)
+    expect(page.locator('[data-test="loading-indicator"], .loading')).to_have_count(0)
+    return page
+
+
+def test_anonymous_visit_is_sent_to_login(
+    browser: Browser, superset: dashboards.ServerStatus
+) -> None:
+    page = browser.new_page()
+    page.goto(f"{superset.url}/superset/dashboard/discoveries/")
+    expect(page).to_have_url(re.compile(r"/login/"))
+    expect(page.locator("input#password")).to_be_visible()
+    page.close()
+
+
+def test_wrong_password_is_refused(browser: Browser, superset: dashboards.ServerStatus) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, superset.url, "not-the-password")
+    expect(
+        page.get_by_text(re.compile("invalid username or password", re.IGNORECASE))
+    ).to_be_visible()
+    page.goto(f"{superset.url}/superset/dashboard/discoveries/")
+    expect(page).to_have_url(re.compile(r"/login/"))
+    context.close()
+
+
+@pytest.mark.parametrize("slug", sorted(dashboards.DASHBOARDS))
+def test_every_chart_renders_data(
+    session: BrowserContext, superset: dashboards.ServerStatus, slug: str
+) -> None:
+    page = open_dashboard(session, superset.url, slug)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{slug}.png", full_page=True)
+    print(f"screenshot: {SCREENSHOTS / f'{slug}.png'}")
+    for title in charts_in_bundle(slug):
+        holder = chart(page, title)
+        assert holder.locator(".ant-alert").count() == 0, f"{title}: {holder.inner_text()}"
+        assert "No results" not in holder.inner_text(), title
+    page.close()
+
+
+def test_discoveries_table_ranks_real_kois_by_p_planet(
+    session: BrowserContext, superset: dashboards.ServerStatus, scored_warehouse: str
+) -> None:
+    page = open_dashboard(session, superset.url, "discoveries")
+    table = chart(page, "Top candidates by P(planet)").locator("table")
+    headers = [h.strip() for h in table.locator("thead th").all_inner_texts()]
+    rows = [
+        dict(zip(headers, (c.strip() for c in row.locator("td").all_inner_texts()), strict=False))
+        for row in table.locator("tbody tr").all()
+    ]
+    assert len(rows) >= 10
+    names = [row["KOI"] for row in rows]
+    probabilities = [float(row["P(planet)"]) for row in rows]
+    assert all(KOI_NAME.match(name) for name in names), names
+    assert probabilities == sorted(probabilities, reverse=True)
+    with psycopg.connect(scored_warehouse) as conn:
+        expected = conn.execute(
+            "select kepoi_name from marts.fct_discoveries order by candidate_rank limit %s",
+            (len(names),),
+        ).fetchall()
+    assert names == [name for (name,) in expected]
+    page.close()
+
+
+def test_a_filter_changes_what_is_shown(
+    session: BrowserContext, superset: dashboards.ServerStatus, scored_warehouse: str
+) -> None:
+    with psycopg.connect(scored_warehouse) as conn:
+        total, earth_size = conn.execute(
+            "select count(*), count(*) filter (where radius_class = 'earth_size')"
+            " from marts.fct_koi_predictions"
+        ).fetchone()
+    page = open_dashboard(session, superset.url, "discoveries")
+    kois = chart(page, "KOIs").locator(".header-line")
+    expect(kois).to_have_text(f"{total:,}")
+    size_filter = page.locator(".ant-form-item").filter(
+        has=page.locator('[data-test="filter-control-name"]', has_text="Planet size")
+    )
+    size_filter.locator(".ant-select-selector").click()
+    page.locator(".ant-select-item-option", has_text="earth_size").click()
+    page.get_by_role("button", name="Apply filters").click()
+    expect(kois).to_have_text(f"{earth_size:,}", timeout=CHART_TIMEOUT_MS)
+    page.close()

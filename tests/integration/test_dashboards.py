@@ -1,0 +1,123 @@
+"""`exohunter dashboards`: bootstrap from the committed bundle, idempotent re-runs, stop and
+restart, and clear errors."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from scoring import dashboards, settings
+from scoring.superset_api import SupersetClient
+
+pytestmark = pytest.mark.integration
+
+RESOURCES = ("dashboard", "chart", "dataset", "database")
+
+
+def inventory(client: SupersetClient) -> dict[str, object]:
+    return {
+        **{resource: client.count(resource) for resource in RESOURCES},
+        "charts": sorted(
+            (chart["slice_name"], chart["id"])
+            for slug in dashboards.DASHBOARDS
+            for chart in client.dashboard_charts(slug)
+        ),
+    }
+
+
+def test_the_bundle_is_imported_with_the_read_only_role(
+    superset: dashboards.ServerStatus, superset_client: SupersetClient
+) -> None:
+    bundle = dashboards.ASSETS_DIR
+    counts = inventory(superset_client)
+    assert counts["dashboard"] == len(list((bundle / "dashboards").glob("*.yaml")))
+    assert counts["chart"] == len(list((bundle / "charts").glob("*.yaml")))
+    database = superset_client.get("/api/v1/database/?q=(page_size:5)")["result"][0]
+    detail = superset_client.get(f"/api/v1/database/{database['id']}/connection")["result"]
+    assert detail["sqlalchemy_uri"].startswith("postgresql+psycopg2://exohunter_reader:XXXXXXXXXX@")
+    assert oct((settings.home() / "secrets" / "superset_admin_password").stat().st_mode)[-3:] == (
+        "600"
+    )
+
+
+def test_rerunning_up_changes_nothing(
+    superset: dashboards.ServerStatus, superset_client: SupersetClient, scored_warehouse: str
+) -> None:
+    before = inventory(superset_client)
+    lines: list[str] = []
+    dashboards.up(scored_warehouse, superset.port or 0, lines.append)
+    assert any("already runs" in line for line in lines)
+    assert not any(line.startswith("login: admin / ") for line in lines), "password shown twice"
+    assert inventory(superset_client) == before
+
+
+def test_down_then_up_again_on_the_existing_install(
+    superset: dashboards.ServerStatus, scored_warehouse: str
+) -> None:
+    assert dashboards.stop()
+    assert not dashboards.status().running and not dashboards.healthy(superset.port or 0)
+    assert not dashboards.stop()
+    started = time.perf_counter()
+    lines: list[str] = []
+    server = dashboards.up(scored_warehouse, superset.port or 0, lines.append)
+    print(f"dashboards up on an existing install: {time.perf_counter() - started:.1f} s")
+    assert server.healthy and server.pid != superset.pid
+    assert not any("db upgrade" in line for line in lines), "upgrade + init only when needed"
+
+
+def test_status_command_reports_the_server(superset: dashboards.ServerStatus) -> None:
+    env = {**os.environ}
+    status = subprocess.run(
+        [sys.executable, "-m", "scoring", "dashboards", "status"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "answers /health" in status.stdout
+
+
+def test_a_busy_port_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXOHUNTER_SUPERSET_HOME", str(tmp_path))
+    with socket.socket() as busy:
+        busy.bind((dashboards.HOST, 0))
+        busy.listen()
+        with pytest.raises(dashboards.DashboardsError, match="in use by another program"):
+            dashboards.serve(busy.getsockname()[1], print)
+
+
+def test_status_of_a_stopped_superset(tmp_path: Path) -> None:
+    env = {**os.environ, "EXOHUNTER_SUPERSET_HOME": str(tmp_path)}
+    status = subprocess.run(
+        [sys.executable, "-m", "scoring", "dashboards", "status"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert status.returncode == 3 and "stopped" in status.stdout
+
+
+def test_export_gives_back_the_bundle(superset: dashboards.ServerStatus, tmp_path: Path) -> None:
+    (tmp_path / "charts").mkdir()
+    (tmp_path / "charts" / "stale.yaml").write_text("uuid: stale\n")
+    dashboards.export(tmp_path, print)
+
+    def uuids(folder: Path) -> set[str]:
+        return {
+            yaml.safe_load(path.read_text(encoding="utf-8"))["uuid"]
+            for kind in ("databases", "datasets", "charts", "dashboards")
+            for path in (folder / kind).rglob("*.yaml")
+        }
+
+    assert uuids(tmp_path) == uuids(dashboards.ASSETS_DIR)
