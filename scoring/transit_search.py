@@ -68,8 +68,8 @@ class SearchConfig:
     durations_hours: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, 4.5, 6.0, 9.0, 13.5)
     oversampling: float = 2.0
     coherent_days: float = 100.0
-    segment_transits: int = 8
-    max_work: float = 6e8  # point x trial-period products, all passes together
+    segment_transits: int = 5
+    max_work: float = 4e8  # point x trial-period products, all passes together
     max_signals: int = 3
     min_sde: float = 9.0
     max_fap: float = 1e-3
@@ -274,8 +274,9 @@ def _jobs(t, f, sigma: float, config: SearchConfig, cadence: float, span: float)
 
 
 def _run(job: _Job):
+    # two phase bins per shortest duration: the refinement resolves the phase finely later
     result = BoxLeastSquares(job.time, job.flux, job.error).power(
-        job.periods, job.durations, objective="likelihood", oversample=3
+        job.periods, job.durations, objective="likelihood", oversample=2
     )
     return np.asarray(result.power, float)
 
