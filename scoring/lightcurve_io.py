@@ -406,7 +406,8 @@ def read_bytes(data: bytes, name: str, time_system: str | None = None) -> list[L
     return [read_csv(data, name, time_system)]
 
 
-def read_path(path: Path, time_system: str | None = None) -> tuple[bytes, list[LightCurve]]:
+def read_file(path: Path) -> bytes:
+    """A file's bytes, refused before reading when it is missing or over the size limit."""
     if not path.is_file():
         raise LightCurveError(f"{path}: no such file")
     size = path.stat().st_size
@@ -414,5 +415,4 @@ def read_path(path: Path, time_system: str | None = None) -> tuple[bytes, list[L
         raise LightCurveError(
             f"{path}: {size / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB"
         )
-    data = path.read_bytes()
-    return data, read_bytes(data, path.name, time_system)
+    return path.read_bytes()

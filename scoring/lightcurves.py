@@ -27,7 +27,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from scoring import lightcurve_anomaly, lightcurve_model, transit_search, writeback
-from scoring.lightcurve_io import LightCurve, LightCurveError, read_bytes
+from scoring.lightcurve_io import LightCurve, LightCurveError, read_bytes, read_file
 from scoring.settings import DATA_DIR
 
 LIGHTCURVE_DIR = DATA_DIR / "lightcurves"
@@ -183,7 +183,8 @@ def load_shipped(conn: psycopg.Connection) -> list[Loaded]:
     for name, extra in SHIPPED.items():
         path = LIGHTCURVE_DIR / name
         star = StarInput(star_id=extra.get("star_id"))
-        loaded += load(conn, path.read_bytes(), name, "cli", star, extra.get("time_system"))
+        data = read_file(path)
+        loaded += load(conn, data, name, "cli", star, extra.get("time_system"))
     return loaded
 
 
@@ -449,3 +450,16 @@ def anomaly_ranking(conn: psycopg.Connection) -> list[dict[str, Any]]:
                join raw.lightcurves l on l.lightcurve_id = a.lightcurve_id
                order by l.lightcurve_id, a.upload_id desc"""
         ).fetchall()
+
+
+def star_margin(ranking: list[dict[str, Any]]) -> tuple[str | None, float]:
+    """The most anomalous star (its best light curve) and its lead over the next star."""
+    best: dict[str, float] = {}
+    for row in ranking:
+        star = row["target"] or f"light curve {row['lightcurve_id']}"
+        best[star] = max(best.get(star, 0.0), row["anomaly_score"])
+    ordered = sorted(best.items(), key=lambda item: -item[1])
+    if not ordered:
+        return None, 0.0
+    second = ordered[1][1] if len(ordered) > 1 else 0.0
+    return ordered[0][0], ordered[0][1] - second
