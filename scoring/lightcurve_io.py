@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_FILE_BYTES = 50 * 2**20  # 50 MB (MiB)
 MAX_POINTS = 1_000_000  # a Kepler full mission at 1-minute cadence is ~1.4 M; 30-minute ~65 k
 MIN_POINTS = 100
 MIN_SPAN_DAYS = 1.0
@@ -387,7 +387,7 @@ def read_bytes(data: bytes, name: str, time_system: str | None = None) -> list[L
         raise LightCurveError(f"{name}: the file is empty")
     if len(data) > MAX_FILE_BYTES:
         raise LightCurveError(
-            f"{name}: {len(data) / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB"
+            f"{name}: {len(data) / 2**20:.1f} MB; the limit is {MAX_FILE_BYTES / 2**20:.0f} MB"
         )
     if data.startswith(b"SIMPLE  ="):
         return [read_fits(data, name)]
@@ -413,6 +413,6 @@ def read_file(path: Path) -> bytes:
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise LightCurveError(
-            f"{path}: {size / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB"
+            f"{path}: {size / 2**20:.1f} MB; the limit is {MAX_FILE_BYTES / 2**20:.0f} MB"
         )
     return path.read_bytes()

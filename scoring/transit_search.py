@@ -68,14 +68,14 @@ class SearchConfig:
     durations_hours: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, 4.5, 6.0, 9.0, 13.5)
     oversampling: float = 2.0
     coherent_days: float = 100.0
-    segment_transits: int = 5
+    segment_transits: int = 4
     max_work: float = 4e8  # point x trial-period products, all passes together
     max_signals: int = 3
     min_sde: float = 9.0
     max_fap: float = 1e-3
     min_snr: float = 7.1
     min_transits: int = 2
-    refine_periods: int = 300
+    refine_periods: int = 200
     threads: int = 2
 
     @property
@@ -373,10 +373,10 @@ def _refine(t, f, e, period: float, job: _Job, config: SearchConfig):
     width = 2 * period_step(period, job.grid_span, config.oversampling)
     periods = np.linspace(period - width, period + width, config.refine_periods)
     periods = periods[periods > job.durations.max() * 1.5]
-    durations = np.geomspace(job.durations.min() * 0.75, job.durations.max() * 1.25, 16)
+    durations = np.geomspace(job.durations.min() * 0.75, job.durations.max() * 1.25, 12)
     durations = durations[durations < periods.min() / 1.5]
     model = BoxLeastSquares(t, f, e)
-    result = model.power(periods, durations, objective="likelihood", oversample=10)
+    result = model.power(periods, durations, objective="likelihood", oversample=6)
     power = np.asarray(result.power)
     best = int(np.argmax(power))
     flat = power >= power[best] - 1e-6 * abs(power[best])

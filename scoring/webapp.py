@@ -57,7 +57,7 @@ async def _read_bounded(file: UploadFile) -> bytes:
         if size > lightcurve_io.MAX_FILE_BYTES:
             raise UploadRefused(
                 413,
-                f"{file.filename}: larger than {lightcurve_io.MAX_FILE_BYTES / 1e6:.0f} MB; "
+                f"{file.filename}: larger than {lightcurve_io.MAX_FILE_BYTES / 2**20:.0f} MB; "
                 "upload one light curve at a time",
             )
         chunks.append(chunk)
@@ -154,7 +154,7 @@ def _upload_form(request: Request, error: str | None = None, status: int = 200) 
         "upload.html",
         {
             "error": error,
-            "max_mb": lightcurve_io.MAX_FILE_BYTES / 1e6,
+            "max_mb": lightcurve_io.MAX_FILE_BYTES / 2**20,
             "max_points": lightcurve_io.MAX_POINTS,
         },
         status_code=status,

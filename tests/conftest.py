@@ -100,3 +100,16 @@ def scored_warehouse(pg_cluster: warehouse.PostgresCluster) -> Iterator[str]:
         except transform.TransformError as exc:
             raise AssertionError("\n".join(lines[-40:])) from exc
         yield url
+
+
+@pytest.fixture(scope="session")
+def lightcurve_warehouse(scored_warehouse: str) -> str:
+    """The scored warehouse plus the light-curve classifier, trained once, and every shipped
+    light curve loaded and analysed (as `exohunter run` does)."""
+    from rich.console import Console
+
+    from scoring import pipeline
+
+    with psycopg.connect(scored_warehouse, autocommit=True) as conn:
+        pipeline.lightcurve_stage(conn, Console(quiet=True))
+    return scored_warehouse
