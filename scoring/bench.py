@@ -101,11 +101,11 @@ def run_all(scale_rows: int = 1_000_000) -> dict[str, object]:
     """Every benchmark, each in a scratch database of the embedded warehouse (never the user's
     data). The second database walks the pipeline: the shipped snapshot (baseline dbt build,
     training, scoring), then ``scale_rows`` synthetic rows (dbt build and batch scoring)."""
-    from scoring import bench_anomalies, bench_scoring
+    from scoring import bench_anomalies, bench_lightcurves, bench_scoring
 
     cluster = warehouse.embedded()
     cluster.up()
-    results: dict[str, object] = {}
+    results: dict[str, object] = {"lightcurves": bench_lightcurves.bench_lightcurves()}
     with cluster.scratch_database("bench") as url:
         results["ingest"] = bench_ingest(url, scale_rows=scale_rows)
     synthetic = settings.home() / "bench" / f"koi_synthetic_dbt_{uuid.uuid4().hex[:8]}.csv"
