@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse
 from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
-from scoring import features, predict, registry, settings, warehouse
+from scoring import features, predict, registry, settings, warehouse, webapp
 from scoring.training import TASK
 
 MAX_BATCH = 1000  # signals per POST /score: bounds the memory and time of one request
@@ -594,4 +594,5 @@ def create_app(database_url: str | None = None) -> FastAPI:
         app.add_exception_handler(error, _unavailable)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.include_router(router)
+    app.include_router(webapp.router)  # light-curve upload pages and /api/lightcurves
     return app

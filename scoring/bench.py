@@ -102,11 +102,17 @@ def run_all(scale_rows: int = 1_000_000) -> dict[str, object]:
     data). The second database walks the pipeline: the shipped snapshot (baseline dbt build,
     training, scoring, the marts over the scores and the dashboards on them), then
     ``scale_rows`` synthetic rows (dbt build and batch scoring)."""
-    from scoring import bench_anomalies, bench_dashboards, bench_scoring, transform
+    from scoring import (
+        bench_anomalies,
+        bench_dashboards,
+        bench_lightcurves,
+        bench_scoring,
+        transform,
+    )
 
     cluster = warehouse.embedded()
     cluster.up()
-    results: dict[str, object] = {}
+    results: dict[str, object] = {"lightcurves": bench_lightcurves.bench_lightcurves()}
     with cluster.scratch_database("bench") as url:
         results["ingest"] = bench_ingest(url, scale_rows=scale_rows)
     synthetic = settings.home() / "bench" / f"koi_synthetic_dbt_{uuid.uuid4().hex[:8]}.csv"

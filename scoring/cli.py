@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from scoring import settings, warehouse
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from scoring.lightcurves import Analysis, Loaded
 
 app = typer.Typer(
     help="ExoHunter: rank exoplanet signals from NASA Kepler/TESS data.",
@@ -141,7 +147,18 @@ def run(
 ) -> None:
     """The whole pipeline: warehouse → ingest → dbt build → train → score → anomalies → marts."""
     from scoring import dashboards as superset
-    from scoring import detect, ingest, migrate, pipeline, predict, registry, transform
+    from scoring import (
+        detect,
+        ingest,
+        lightcurve_io,
+        lightcurve_model,
+        migrate,
+        pipeline,
+        predict,
+        registry,
+        transform,
+        transit_search,
+    )
 
     # Ctrl-C stops what this command started; a warehouse that already ran keeps running.
     started_warehouse = not settings.external_database_url() and not (
@@ -153,6 +170,9 @@ def run(
             with superset.served(report.url, superset.DEFAULT_PORT, console.print):
                 superset.wait_until_interrupted(console.print)
     except (
+        lightcurve_io.LightCurveError,
+        lightcurve_model.LightCurveModelError,
+        transit_search.SearchError,
         warehouse.WarehouseError,
         migrate.MigrationError,
         ingest.IngestError,
@@ -217,6 +237,147 @@ def ingest_koi(
             "  rejects:       select source_line, reason from raw.koi_rejects"
             f" where load_batch_id = {result.batch_id}"
         )
+
+
+@ingest_app.command("lightcurve")
+def ingest_lightcurve(
+    files: Annotated[
+        list[Path], typer.Argument(help="Kepler/K2/TESS FITS, CSV or JSON-lines files.")
+    ],
+    star_id: str = typer.Option(None, help="The star, e.g. 'KIC 8462852' (links KOIs)."),
+    time_system: str = typer.Option(None, help="CSV time system: BKJD, BTJD, BJD, MJD."),
+    analyse: bool = typer.Option(True, help="Search and score what was loaded."),
+) -> None:
+    """Load light curves into raw (idempotent by sha256), then search and score them."""
+    from scoring import lightcurve_io, lightcurves, migrate
+
+    try:
+        with warehouse.connect(warehouse.prepare(), autocommit=True) as conn:
+            for path in files:
+                data = lightcurve_io.read_file(path)
+                star = lightcurves.StarInput(star_id=star_id)
+                for item in lightcurves.load(conn, data, str(path), "cli", star, time_system):
+                    _report_loaded(conn, path, item, analyse)
+    except (
+        lightcurve_io.LightCurveError,
+        warehouse.WarehouseError,
+        migrate.MigrationError,
+    ) as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _report_loaded(conn: psycopg.Connection, path: Path, item: Loaded, analyse: bool) -> None:
+    from scoring import lightcurves
+
+    lc = item.lightcurve
+    what = f"{path.name}{' ' + lc.series_key if lc.series_key else ''}"
+    if item.upload_id is None:
+        console.print(f"{what}: already loaded as light curve {item.lightcurve_id}: nothing to do")
+        return
+    console.print(
+        f"[bold green]loaded[/] {what}: light curve {item.lightcurve_id}, {lc.mission} "
+        f"{lc.target_id or ''} {lc.section or ''}, {lc.n_points:,} points "
+        f"({lc.n_dropped_quality:,} flagged, {lc.n_dropped_nonfinite:,} NaN dropped), "
+        f"{lc.span_days:.1f} d, {lc.flux_column}, {lc.time_system}"
+    )
+    if analyse:
+        a = lightcurves.analyse(conn, item.upload_id)
+        _print_analysis(a)
+
+
+def _print_analysis(a: Analysis) -> None:
+    console.print(
+        f"  searched in {a.search.timings['total_s']:.2f} s ({a.search.mode}, "
+        f"{a.search.n_periods:,} trial periods); stellar parameters: {a.star.source}; "
+        f"anomaly score {a.anomaly.score:.3f}"
+    )
+    for s, x in zip(a.search.signals, a.assessments, strict=True):
+        p = "-" if x.p_planet is None else f"{x.p_planet:.3f}"
+        verdict = "LIKELY PLANET" if x.likely_planet else ("; ".join(x.flags) or "P(planet) < 0.5")
+        console.print(
+            f"  #{s.number} P = {s.period_days:.5f} d, depth {s.depth_ppm:,.0f} ppm, "
+            f"{s.duration_hours:.2f} h, SNR {s.snr:.1f}, SDE {s.sde:.1f}: P(planet) {p} — {verdict}"
+        )
+
+
+lightcurves_app = typer.Typer(
+    help="Light curves: the signal classifier, analyses, the anomaly ranking.",
+    no_args_is_help=True,
+)
+app.add_typer(lightcurves_app, name="lightcurves")
+
+
+@lightcurves_app.command("train")
+def lightcurves_train(
+    force: bool = typer.Option(False, help="Retrain even if this exists."),
+) -> None:
+    """Train the light-curve P(planet) model on the KOI table (grouped nested CV), register it."""
+    from scoring import lightcurve_model, registry
+
+    try:
+        with warehouse.connect(warehouse.prepare(), autocommit=True) as conn:
+            result = lightcurve_model.train(conn, console, force=force)
+    except (
+        warehouse.WarehouseError,
+        registry.RegistryError,
+        lightcurve_model.LightCurveModelError,
+    ) as exc:
+        raise _fail(str(exc)) from exc
+    if not result.created:
+        console.print(f"model {result.model_version} is already trained: nothing to do")
+        return
+    for e in result.evaluations:
+        console.print(f"{e.task}: ROC AUC {e.value('roc_auc'):.3f}, PR AUC {e.value('pr_auc'):.3f}")
+    console.print(f"model {result.model_version}; card: {settings.home() / result.card_path}")
+
+
+@lightcurves_app.command("analyse")
+def lightcurves_analyse(
+    every: bool = typer.Option(False, "--all", help="Re-analyse every upload, not only pending."),
+) -> None:
+    """Search and score the uploads not yet analysed by this search and model version."""
+    from scoring import lightcurves
+
+    try:
+        with warehouse.connect(warehouse.prepare(), autocommit=True) as conn:
+            ids = (
+                [r[0] for r in conn.execute("select upload_id from raw.lightcurve_uploads")]
+                if every
+                else lightcurves.pending(conn)
+            )
+            for upload_id in ids:
+                console.print(f"upload {upload_id}:")
+                _print_analysis(lightcurves.analyse(conn, upload_id))
+    except warehouse.WarehouseError as exc:
+        raise _fail(str(exc)) from exc
+    console.print(f"{len(ids)} upload(s) analysed")
+
+
+@lightcurves_app.command("ranking")
+def lightcurves_ranking(limit: int = typer.Option(10, help="Rows to show.")) -> None:
+    """Light curves by anomaly score, and the margin of the first star over the second."""
+    from rich.table import Table
+
+    from scoring import lightcurves
+
+    try:
+        with warehouse.connect(warehouse.prepare()) as conn:
+            rows = sorted(lightcurves.anomaly_ranking(conn), key=lambda r: -r["anomaly_score"])
+    except warehouse.WarehouseError as exc:
+        raise _fail(str(exc)) from exc
+    table = Table("rank", "score", "target", "file", "why")
+    for rank, row in enumerate(rows[:limit], 1):
+        table.add_row(
+            str(rank),
+            f"{row['anomaly_score']:.3f}",
+            row["target"] or "-",
+            f"{row['file_name']} {row['series_key']}".strip(),
+            "; ".join(row["anomaly_reasons"][:2]),
+        )
+    console.print(table)
+    first, margin = lightcurves.star_margin(rows)
+    if first is not None:
+        console.print(f"most anomalous star: {first}, ahead of the next star by {margin:.3f}")
 
 
 @app.command()

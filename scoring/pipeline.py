@@ -2,7 +2,9 @@
 
 warehouse up → ingest the shipped KOI snapshot → dbt build → train (if the champion was not
 trained on this batch) → score → anomalies (ensemble + Bayesian outlier model, refitted only for
-a new batch or configuration) → dbt build of the marts over the scores (tag ``scored``).
+a new batch or configuration) → light curves (the shipped files loaded, the light-curve
+classifier trained once per batch, every upload not yet analysed searched and scored) → dbt
+build of the marts over the scores (tag ``scored``).
 Later stages (quality gates, dashboards) are added here, in order, so `make demo` stays one
 command.
 """
@@ -36,6 +38,9 @@ SUMMARY_TABLES = (
     "marts.fct_discoveries",
     "ml.koi_anomalies",
     "marts.fct_anomalies",
+    "raw.lightcurves",
+    "ml.lightcurve_signals",
+    "marts.fct_lightcurve_uploads",
 )
 
 
@@ -50,6 +55,24 @@ def needs_training(conn: psycopg.Connection) -> bool:
     ).fetchone()[0]
     current = conn.execute("select max(load_batch_id) from marts.fct_koi_features").fetchone()[0]
     return trained_on != current
+
+
+def lightcurve_stage(conn: psycopg.Connection, console: Console) -> None:
+    """Load the shipped light curves, train the light-curve classifier (once per KOI batch and
+    configuration), analyse every upload not yet analysed by this search and model."""
+    from scoring import lightcurve_model, lightcurves
+
+    new = [item for item in lightcurves.load_shipped(conn) if item.upload_id is not None]
+    console.print(f"shipped light curves: {len(new)} new")
+    trained = lightcurve_model.train(conn, console)
+    console.print(
+        f"light-curve classifier {trained.model_version}"
+        + ("" if trained.created else " (already trained)")
+    )
+    pending = lightcurves.pending(conn)
+    for upload_id in pending:
+        lightcurves.analyse(conn, upload_id)
+    console.print(f"light curves analysed: {len(pending)}")
 
 
 @dataclass
@@ -107,6 +130,11 @@ def run(console: Console, koi_file: Path = settings.SHIPPED_KOI_FILE) -> RunRepo
     ):
         report.anomalies = detect.detect(conn, console)
         console.print(report.anomalies.summary())
+    with (
+        _stage(report, "light curves", console),
+        warehouse.connect(report.url, autocommit=True) as conn,
+    ):
+        lightcurve_stage(conn, console)
     _dbt_stage(report, "marts over the scores", ["build", "--select", "tag:scored"], console)
     report.row_counts = count_rows(report.url)
     print_summary(report, console)

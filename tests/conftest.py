@@ -124,3 +124,16 @@ def superset_client(superset: dashboards.ServerStatus) -> SupersetClient:
     return SupersetClient(
         superset.url, dashboards.ADMIN_USERNAME, settings.secret("superset_admin_password")
     )
+
+
+@pytest.fixture(scope="session")
+def lightcurve_warehouse(scored_warehouse: str) -> str:
+    """The scored warehouse plus the light-curve classifier, trained once, and every shipped
+    light curve loaded and analysed (as `exohunter run` does)."""
+    from rich.console import Console
+
+    from scoring import pipeline
+
+    with psycopg.connect(scored_warehouse, autocommit=True) as conn:
+        pipeline.lightcurve_stage(conn, Console(quiet=True))
+    return scored_warehouse

@@ -1,0 +1,418 @@
+"""Read light curves from the files scientists have: Kepler/K2/TESS FITS, plain CSV, and the
+JSON-lines sample of labelled Kepler series shipped in ``data/lightcurves``.
+
+Parsing is defensive because uploads come from anywhere: the bytes are sniffed (FITS starts with
+``SIMPLE  =``), every refusal is a :class:`LightCurveError` whose message says what is wrong and
+what was expected, and nothing is written before a file has passed. What is kept, and why:
+
+- FITS: the ``LIGHTCURVE`` extension (or the first table with TIME and a flux column); PDCSAP
+  flux (systematics-corrected) when it has data, else SAP; cadences with a non-zero QUALITY flag
+  are dropped (thruster firings, cosmic rays, safe modes...). Mission, target id, section
+  (quarter, campaign, sector) and the time system (BKJD = BJD - 2454833, BTJD = BJD - 2457000)
+  come from the headers.
+- CSV: a time column and a flux column (names matched case-insensitively), optionally a flux
+  error; the time system as the user states it, else from the column name, else from the values.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+MAX_FILE_BYTES = 50 * 2**20  # 50 MB (MiB)
+MAX_POINTS = 1_000_000  # a Kepler full mission at 1-minute cadence is ~1.4 M; 30-minute ~65 k
+MIN_POINTS = 100
+MIN_SPAN_DAYS = 1.0
+TIME_SYSTEMS = ("BKJD", "BTJD", "BJD", "MJD", "relative days")
+_BJD_REFERENCE = {2454833: "BKJD", 2457000: "BTJD"}
+
+_TIME_NAMES = ("time", "t", "bkjd", "btjd", "bjd", "bjd_tdb", "jd", "mjd", "hjd", "date")
+_FLUX_NAMES = (
+    "flux",
+    "pdcsap_flux",
+    "sap_flux",
+    "n_flux",
+    "norm_flux",
+    "normalized_flux",
+    "normalised_flux",
+    "rel_flux",
+    "relative_flux",
+    "f",
+)
+_ERROR_NAMES = (
+    "flux_err",
+    "flux_error",
+    "pdcsap_flux_err",
+    "sap_flux_err",
+    "e_flux",
+    "err",
+    "error",
+)
+
+
+class LightCurveError(ValueError):
+    """The file is not a usable light curve; the message says why. Nothing was written."""
+
+
+@dataclass
+class LightCurve:
+    """One light curve, cleaned: finite times and fluxes, flagged cadences dropped, time-sorted."""
+
+    time: np.ndarray
+    flux: np.ndarray
+    flux_err: np.ndarray | None
+    mission: str  # 'Kepler', 'K2', 'TESS' or 'unknown'
+    target_id: str | None  # 'KIC 10874614', 'EPIC 211117077', 'TIC 358108509'
+    kepid: int | None  # Kepler Input Catalog id, when the mission is Kepler
+    time_system: str
+    file_format: str  # 'fits', 'csv' or 'jsonl'
+    flux_column: str
+    n_cadences: int  # rows in the file
+    n_dropped_quality: int = 0
+    n_dropped_nonfinite: int = 0
+    section: str | None = None  # 'Q16', 'C4', 'S1'
+    series_key: str = ""  # which series of a multi-series file
+    label: str | None = None  # a label shipped with the series (never a feature)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_points(self) -> int:
+        return len(self.time)
+
+    @property
+    def span_days(self) -> float:
+        return float(self.time[-1] - self.time[0])
+
+    @property
+    def cadence_minutes(self) -> float:
+        return float(np.median(np.diff(self.time)) * 24 * 60)
+
+
+# -- common checks ------------------------------------------------------------------------------
+def _finish(lc: LightCurve, name: str) -> LightCurve:
+    """Drop non-finite points, sort by time, and refuse what cannot be searched."""
+    if lc.n_cadences == 0:
+        raise LightCurveError(f"{name}: the light curve has no rows")
+    finite = np.isfinite(lc.time) & np.isfinite(lc.flux)
+    if not np.isfinite(lc.flux).any():
+        raise LightCurveError(
+            f"{name}: the flux column {lc.flux_column!r} is NaN (or empty) in every row"
+        )
+    lc.n_dropped_nonfinite = int((~finite).sum())
+    order = np.argsort(lc.time[finite], kind="stable")
+    lc.time = lc.time[finite][order]
+    lc.flux = lc.flux[finite][order]
+    if lc.flux_err is not None:
+        lc.flux_err = lc.flux_err[finite][order]
+    if lc.n_points < MIN_POINTS:
+        raise LightCurveError(
+            f"{name}: only {lc.n_points} usable points (after dropping flagged and NaN cadences); "
+            f"a transit search needs at least {MIN_POINTS}"
+        )
+    if lc.n_points > MAX_POINTS:
+        raise LightCurveError(
+            f"{name}: {lc.n_points:,} points; the limit is {MAX_POINTS:,} per light curve"
+        )
+    if lc.span_days < MIN_SPAN_DAYS:
+        raise LightCurveError(
+            f"{name}: the light curve spans {lc.span_days:.2f} days; at least {MIN_SPAN_DAYS:g} "
+            "day is needed (is the time column in days?)"
+        )
+    if not np.median(lc.flux) > 0:
+        raise LightCurveError(
+            f"{name}: the median flux is not positive; expected a photometric flux"
+        )
+    return lc
+
+
+# -- FITS ---------------------------------------------------------------------------------------
+def _header_int(header, key: str) -> int | None:
+    value = header.get(key)
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _mission(primary) -> str:
+    telescope = str(primary.get("TELESCOP", "")).strip().upper()
+    mission = str(primary.get("MISSION", "")).strip().upper()
+    if telescope == "TESS" or mission == "TESS":
+        return "TESS"
+    if mission == "K2" or primary.get("CAMPAIGN") is not None:
+        return "K2"
+    if telescope == "KEPLER" or mission == "KEPLER":
+        return "Kepler"
+    return "unknown"
+
+
+def _light_curve_table(hdus, name: str):
+    for hdu in hdus[1:]:
+        if hdu.name.upper() == "LIGHTCURVE":
+            return hdu
+    for hdu in hdus[1:]:
+        columns = getattr(hdu, "columns", None)
+        if columns is not None and "TIME" in [c.upper() for c in columns.names]:
+            return hdu
+    raise LightCurveError(
+        f"{name}: a FITS file without a light-curve extension (no LIGHTCURVE table with a TIME "
+        "column); is it a target pixel file or an image?"
+    )
+
+
+def read_fits(data: bytes, name: str) -> LightCurve:
+    from astropy.io import fits
+
+    try:
+        hdus = fits.open(io.BytesIO(data), memmap=False)
+        hdus.verify("silentfix")
+    except (OSError, ValueError, TypeError) as exc:
+        raise LightCurveError(f"{name}: not a readable FITS file ({exc})") from exc
+    with hdus:
+        primary = hdus[0].header
+        table = _light_curve_table(hdus, name)
+        header = table.header
+        try:
+            rows = table.data
+            columns = [c.upper() for c in rows.columns.names] if rows is not None else []
+        except (OSError, ValueError, TypeError) as exc:
+            raise LightCurveError(f"{name}: the light-curve table cannot be read ({exc})") from exc
+        if rows is None or len(rows) == 0:
+            raise LightCurveError(f"{name}: the light-curve table has no rows")
+        flux_column = next(
+            (
+                c
+                for c in ("PDCSAP_FLUX", "SAP_FLUX", "FLUX")
+                if c in columns and np.isfinite(np.asarray(rows[c], float)).any()
+            ),
+            None,
+        )
+        if flux_column is None:
+            present = [c for c in ("PDCSAP_FLUX", "SAP_FLUX", "FLUX") if c in columns]
+            if present:
+                raise LightCurveError(f"{name}: the flux column {present[0]!r} is NaN in every row")
+            raise LightCurveError(
+                f"{name}: the light-curve table has no PDCSAP_FLUX, SAP_FLUX or FLUX column"
+            )
+        time_ = np.asarray(rows["TIME"], float)
+        flux = np.asarray(rows[flux_column], float)
+        error_column = f"{flux_column}_ERR"
+        flux_err = np.asarray(rows[error_column], float) if error_column in columns else None
+        quality_column = next((c for c in ("QUALITY", "SAP_QUALITY") if c in columns), None)
+        flagged = (
+            np.asarray(rows[quality_column]) != 0 if quality_column else np.zeros(len(time_), bool)
+        )
+        mission = _mission(primary)
+        reference = _header_int(header, "BJDREFI")
+        lc = LightCurve(
+            time=time_[~flagged],
+            flux=flux[~flagged],
+            flux_err=None if flux_err is None else flux_err[~flagged],
+            mission=mission,
+            target_id=_target_id(primary, mission),
+            kepid=_header_int(primary, "KEPLERID") if mission == "Kepler" else None,
+            time_system=_BJD_REFERENCE.get(reference, "BJD" if reference else "relative days"),
+            file_format="fits",
+            flux_column=flux_column,
+            n_cadences=len(time_),
+            n_dropped_quality=int(flagged.sum()),
+            section=_section(primary),
+        )
+    return _finish(lc, name)
+
+
+def _target_id(primary, mission: str) -> str | None:
+    if mission == "TESS" and _header_int(primary, "TICID"):
+        return f"TIC {_header_int(primary, 'TICID')}"
+    kepler_id = _header_int(primary, "KEPLERID")
+    if kepler_id:
+        return f"{'EPIC' if mission == 'K2' else 'KIC'} {kepler_id}"
+    obj = str(primary.get("OBJECT", "")).strip()
+    return obj or None
+
+
+def _section(primary) -> str | None:
+    for key, prefix in (("QUARTER", "Q"), ("CAMPAIGN", "C"), ("SECTOR", "S")):
+        value = _header_int(primary, key)
+        if value is not None:
+            return f"{prefix}{value}"
+    return None
+
+
+# -- CSV ----------------------------------------------------------------------------------------
+def _pick(names: list[str], wanted: tuple[str, ...]) -> int | None:
+    lowered = [n.strip().lower() for n in names]
+    for candidate in wanted:
+        if candidate in lowered:
+            return lowered.index(candidate)
+    return None
+
+
+def detect_time_system(column: str, values: np.ndarray) -> str:
+    """From the column name if it says, else from the values' range."""
+    lowered = column.strip().lower()
+    for system in ("bkjd", "btjd", "mjd"):
+        if system in lowered:
+            return system.upper()
+    if "bjd" in lowered or "jd" in lowered:
+        return "BJD"
+    finite = values[np.isfinite(values)]
+    if len(finite) and finite.min() > 2_400_000:
+        return "BJD"
+    if len(finite) and 40_000 < finite.min() < 100_000:
+        return "MJD"
+    return "relative days"
+
+
+def read_csv(data: bytes, name: str, time_system: str | None = None) -> LightCurve:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise LightCurveError(
+            f"{name}: not a FITS file and not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+            f"{exc.start}); expected a Kepler/K2/TESS FITS light curve or a CSV"
+        ) from None
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    if not lines:
+        raise LightCurveError(f"{name}: the file has no rows (only blank or comment lines)")
+    try:
+        dialect = csv.Sniffer().sniff(lines[0], delimiters=",;\t ")
+        header = [h.strip() for h in next(csv.reader([lines[0]], dialect))]
+    except csv.Error:
+        header = [lines[0].strip()]
+        dialect = csv.excel
+    time_index, flux_index = _pick(header, _TIME_NAMES), _pick(header, _FLUX_NAMES)
+    if time_index is None or flux_index is None:
+        missing = " and ".join(
+            what for what, index in (("time", time_index), ("flux", flux_index)) if index is None
+        )
+        raise LightCurveError(
+            f"{name}: no {missing} column; the first row {', '.join(header[:8])!r} should name a "
+            "time column (time, bkjd, btjd, bjd, mjd ...) and a flux column (flux, pdcsap_flux, "
+            "sap_flux ...), optionally flux_err"
+        )
+    error_index = _pick(header, _ERROR_NAMES)
+    table = _numbers(lines[1:], dialect, len(header), name)
+    time_ = table[:, time_index]
+    if time_system is not None and time_system not in TIME_SYSTEMS:
+        raise LightCurveError(f"time system {time_system!r}: expected one of {TIME_SYSTEMS}")
+    system = time_system or detect_time_system(header[time_index], time_)
+    lc = LightCurve(
+        time=time_,
+        flux=table[:, flux_index],
+        flux_err=None if error_index is None else table[:, error_index],
+        mission="unknown",
+        target_id=None,
+        kepid=None,
+        time_system=system,
+        file_format="csv",
+        flux_column=header[flux_index],
+        n_cadences=len(table),
+    )
+    return _finish(lc, name)
+
+
+def _numbers(rows: list[str], dialect, width: int, name: str) -> np.ndarray:
+    values = np.full((len(rows), width), np.nan)
+    for number, fields in enumerate(csv.reader(rows, dialect)):
+        if len(fields) != width:
+            raise LightCurveError(
+                f"{name}: data row {number + 1} has {len(fields)} fields, the header {width}"
+            )
+        for column, field_ in enumerate(fields):
+            text = field_.strip()
+            if text == "" or text.lower() in ("nan", "null", "none", "na"):
+                continue
+            try:
+                values[number, column] = float(text)
+            except ValueError:
+                raise LightCurveError(
+                    f"{name}: data row {number + 1}, column {column + 1}: {text[:30]!r} is not a "
+                    "number"
+                ) from None
+    return values
+
+
+# -- JSON lines (the shipped labelled sample) ---------------------------------------------------
+_KEPLER_NAME = re.compile(r"kplr(\d{9})")
+
+
+def read_jsonl(data: bytes, name: str) -> list[LightCurve]:
+    curves = []
+    for number, line in enumerate(data.decode("utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            time_ = np.asarray(record["time"], float)
+            flux = np.asarray(record["flux"], float)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise LightCurveError(
+                f"{name}: line {number} is not a JSON object with time and flux arrays ({exc})"
+            ) from None
+        if time_.shape != flux.shape:
+            raise LightCurveError(f"{name}: line {number}: time and flux differ in length")
+        series = str(record.get("name", number))
+        match = _KEPLER_NAME.search(series)
+        lc = LightCurve(
+            time=time_,
+            flux=flux,
+            flux_err=None,
+            mission="Kepler" if match else "unknown",
+            target_id=f"KIC {int(match.group(1))}" if match else None,
+            kepid=int(match.group(1)) if match else None,
+            time_system="BKJD" if match else "relative days",
+            file_format="jsonl",
+            flux_column="flux",
+            n_cadences=len(time_),
+            series_key=f"{number}:{series}",
+            label=record.get("label"),
+        )
+        curves.append(_finish(lc, f"{name} line {number}"))
+    if not curves:
+        raise LightCurveError(f"{name}: no light curves in the file")
+    return curves
+
+
+# -- dispatch -----------------------------------------------------------------------------------
+def read_bytes(data: bytes, name: str, time_system: str | None = None) -> list[LightCurve]:
+    """Every light curve in a file, recognised by its content (not by its name)."""
+    if len(data) == 0:
+        raise LightCurveError(f"{name}: the file is empty")
+    if len(data) > MAX_FILE_BYTES:
+        raise LightCurveError(
+            f"{name}: {len(data) / 2**20:.1f} MB; the limit is {MAX_FILE_BYTES / 2**20:.0f} MB"
+        )
+    if data.startswith(b"SIMPLE  ="):
+        return [read_fits(data, name)]
+    if name.lower().endswith((".fits", ".fit", ".fits.gz")):
+        raise LightCurveError(
+            f"{name}: named like a FITS file but its content is not FITS (a FITS file starts "
+            "with 'SIMPLE  ='); upload a Kepler/K2/TESS light-curve FITS file or a CSV"
+        )
+    if b"\0" in data[:65536]:
+        raise LightCurveError(
+            f"{name}: a binary file that is not FITS; expected a Kepler/K2/TESS FITS light curve "
+            "or a CSV (time, flux[, flux_err])"
+        )
+    if data.lstrip()[:1] == b"{":
+        return read_jsonl(data, name)
+    return [read_csv(data, name, time_system)]
+
+
+def read_file(path: Path) -> bytes:
+    """A file's bytes, refused before reading when it is missing or over the size limit."""
+    if not path.is_file():
+        raise LightCurveError(f"{path}: no such file")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise LightCurveError(
+            f"{path}: {size / 2**20:.1f} MB; the limit is {MAX_FILE_BYTES / 2**20:.0f} MB"
+        )
+    return path.read_bytes()

@@ -1,0 +1,105 @@
+"""The upload web app in a real browser: Debian's Chromium driven by Playwright uploads the
+Kepler-6 light curve through the page and reads the period and P(planet) off the result page,
+then uploads a text file renamed .fits and reads the error. Fixtures live here, not in a shared
+conftest (other browser tests have their own)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, expect, sync_playwright
+
+from scoring import api, lightcurves, settings
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SCREENSHOTS = settings.PROJECT_ROOT / "build" / "screenshots"
+KEPLER6 = lightcurves.LIGHTCURVE_DIR / "kplr010874614-2009131105131_llc.fits"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def base_url(lightcurve_warehouse: str) -> Iterator[str]:
+    """`exohunter serve`'s app on a free port, in a thread of this process."""
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(api.create_app(lightcurve_warehouse), host="127.0.0.1", port=port)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/lightcurves", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    yield url
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), "Debian's chromium must be installed (.ci/run)"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+def test_upload_kepler6_and_read_period_and_p_planet(browser: Browser, base_url: str) -> None:
+    page = browser.new_page(viewport={"width": 1200, "height": 2400})
+    page.goto(f"{base_url}/lightcurves")
+    page.set_input_files("#file", str(KEPLER6))
+    page.click("#submit")
+    page.wait_for_url(f"{base_url}/lightcurves/*", timeout=120_000)
+    expect(page.locator("#target")).to_have_text("KIC 10874614")
+    period = float(page.locator("td.period").first.inner_text())
+    p_planet = float(page.locator("td.p-planet").first.inner_text())
+    assert abs(period / 3.234699 - 1) < 0.001
+    assert p_planet >= 0.9
+    expect(page.locator("#verdict")).to_have_text("1 likely planet.")
+    expect(page.locator("#stellar-source")).to_have_text("koi_table")
+    assert page.locator("img").count() == 5
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "lightcurve_result_kepler6.png"), full_page=True)
+    page.close()
+
+
+def test_a_text_file_renamed_fits_shows_the_error(
+    browser: Browser, base_url: str, tmp_path: Path
+) -> None:
+    fake = tmp_path / "notes.fits"
+    fake.write_text("these are my observing notes, not a light curve\n")
+    page = browser.new_page()
+    page.goto(f"{base_url}/lightcurves")
+    page.set_input_files("#file", str(fake))
+    page.click("#submit")
+    expect(page.locator("#error")).to_contain_text("content is not FITS")
+    assert page.url == f"{base_url}/lightcurves"
+    page.close()
