@@ -283,7 +283,12 @@ def _print_analysis(a: Analysis) -> None:
     )
     for s, x in zip(a.search.signals, a.assessments, strict=True):
         p = "-" if x.p_planet is None else f"{x.p_planet:.3f}"
-        verdict = "LIKELY PLANET" if x.likely_planet else ("; ".join(x.flags) or "P(planet) < 0.5")
+        if x.p_planet is None:
+            verdict = "no light-curve model yet (`exohunter lightcurves train`)"
+        elif x.likely_planet:
+            verdict = "LIKELY PLANET"
+        else:
+            verdict = "; ".join(x.flags) or "P(planet) < 0.5"
         console.print(
             f"  #{s.number} P = {s.period_days:.5f} d, depth {s.depth_ppm:,.0f} ppm, "
             f"{s.duration_hours:.2f} h, SNR {s.snr:.1f}, SDE {s.sde:.1f}: P(planet) {p} — {verdict}"
