@@ -11,8 +11,6 @@ from rich.console import Console
 from scoring import settings, warehouse
 
 if TYPE_CHECKING:
-    import psycopg
-
     from scoring.lightcurves import Analysis, Loaded
 
 app = typer.Typer(
@@ -249,26 +247,36 @@ def ingest_lightcurve(
     analyse: bool = typer.Option(True, help="Search and score what was loaded."),
 ) -> None:
     """Load light curves into raw (idempotent by sha256), then search and score them."""
-    from scoring import lightcurve_io, lightcurves, migrate
+    from scoring import lightcurve_io, lightcurves, migrate, transit_search
 
     try:
         with warehouse.connect(warehouse.prepare(), autocommit=True) as conn:
             for path in files:
                 data = lightcurve_io.read_file(path)
                 star = lightcurves.StarInput(star_id=star_id)
-                for item in lightcurves.load(conn, data, str(path), "cli", star, time_system):
-                    _report_loaded(conn, path, item, analyse)
+                if analyse:
+                    done = lightcurves.load_and_analyse(
+                        conn, data, str(path), "cli", star, time_system
+                    )
+                else:
+                    done = [
+                        (item, None)
+                        for item in lightcurves.load(
+                            conn, data, str(path), "cli", star, time_system
+                        )
+                    ]
+                for item, analysis in done:
+                    _report_loaded(path, item, analysis)
     except (
         lightcurve_io.LightCurveError,
+        transit_search.SearchError,
         warehouse.WarehouseError,
         migrate.MigrationError,
     ) as exc:
         raise _fail(str(exc)) from exc
 
 
-def _report_loaded(conn: psycopg.Connection, path: Path, item: Loaded, analyse: bool) -> None:
-    from scoring import lightcurves
-
+def _report_loaded(path: Path, item: Loaded, analysis: Analysis | None) -> None:
     lc = item.lightcurve
     what = f"{path.name}{' ' + lc.series_key if lc.series_key else ''}"
     if item.upload_id is None:
@@ -280,9 +288,8 @@ def _report_loaded(conn: psycopg.Connection, path: Path, item: Loaded, analyse: 
         f"({lc.n_dropped_quality:,} flagged, {lc.n_dropped_nonfinite:,} NaN dropped), "
         f"{lc.span_days:.1f} d, {lc.flux_column}, {lc.time_system}"
     )
-    if analyse:
-        a = lightcurves.analyse(conn, item.upload_id)
-        _print_analysis(a)
+    if analysis is not None:
+        _print_analysis(analysis)
 
 
 def _print_analysis(a: Analysis) -> None:
@@ -293,7 +300,12 @@ def _print_analysis(a: Analysis) -> None:
     )
     for s, x in zip(a.search.signals, a.assessments, strict=True):
         p = "-" if x.p_planet is None else f"{x.p_planet:.3f}"
-        verdict = "LIKELY PLANET" if x.likely_planet else ("; ".join(x.flags) or "P(planet) < 0.5")
+        if x.p_planet is None:
+            verdict = "no light-curve model yet (`exohunter lightcurves train`)"
+        elif x.likely_planet:
+            verdict = "LIKELY PLANET"
+        else:
+            verdict = "; ".join(x.flags) or "P(planet) < 0.5"
         console.print(
             f"  #{s.number} P = {s.period_days:.5f} d, depth {s.depth_ppm:,.0f} ppm, "
             f"{s.duration_hours:.2f} h, SNR {s.snr:.1f}, SDE {s.sde:.1f}: P(planet) {p} — {verdict}"

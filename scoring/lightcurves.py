@@ -178,6 +178,24 @@ def _lightcurve_row(
     return int(lightcurve_id), True
 
 
+def load_and_analyse(
+    conn: psycopg.Connection,
+    data: bytes,
+    name: str,
+    via: str,
+    star: StarInput = StarInput(),
+    time_system: str | None = None,
+) -> list[tuple[Loaded, Analysis | None]]:
+    """Load and analyse in one transaction: a file that parses but cannot be searched (a
+    :class:`transit_search.SearchError`) leaves nothing behind either. Light curves loaded
+    before from the command line are not analysed again (None)."""
+    with conn.transaction():
+        return [
+            (item, None if item.upload_id is None else analyse(conn, item.upload_id))
+            for item in load(conn, data, name, via, star, time_system)
+        ]
+
+
 def load_shipped(conn: psycopg.Connection) -> list[Loaded]:
     loaded = []
     for name, extra in SHIPPED.items():

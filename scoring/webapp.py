@@ -106,10 +106,12 @@ async def _store_upload(
                 422, f"{file.filename}: holds {len(curves)} light curves; upload one at a time"
             )
         with warehouse.connect(request.app.state.warehouse.url(), autocommit=True) as conn:
-            (loaded,) = lightcurves.load(conn, data, file.filename, via, star)
-            analysis = lightcurves.analyse(conn, loaded.upload_id)
+            ((loaded, analysis),) = lightcurves.load_and_analyse(
+                conn, data, file.filename, via, star
+            )
     except (LightCurveError, transit_search.SearchError) as exc:
         raise UploadRefused(422, str(exc)) from None
+    assert loaded.upload_id is not None and analysis is not None  # web uploads always record
     _remember(request, analysis)
     return int(loaded.upload_id)
 

@@ -18,7 +18,8 @@ from playwright.sync_api import Browser, expect, sync_playwright
 
 from scoring import api, lightcurves, settings
 
-pytestmark = [pytest.mark.browser, pytest.mark.integration]
+# The first test may build the session's scored warehouse and train the light-curve classifier.
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.timeout(2400)]
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [

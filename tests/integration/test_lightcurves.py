@@ -13,7 +13,9 @@ from fastapi.testclient import TestClient
 
 from scoring import api, lightcurve_model, lightcurves, transform
 
-pytestmark = pytest.mark.integration
+# The first test may build the session's scored warehouse and train the light-curve classifier
+# (minutes on two shared cores): more than the default per-test timeout allows.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]
 
 KEPLER6 = "kplr010874614-2009131105131_llc.fits"
 NON_PLANETS = (
