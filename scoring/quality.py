@@ -34,6 +34,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -137,12 +138,11 @@ class Outcome:
         if self.exception_message:
             return f"could not be evaluated: {self.exception_message.splitlines()[0]}"
         if self.unexpected_count is not None:
-            share = (
-                f" ({self.unexpected_percent:.2f} % of non-null)"
-                if self.unexpected_percent is not None
-                else ""
+            share = f" ({self.unexpected_percent:.2f} %)" if self.unexpected_percent else ""
+            # distinct values, in order; NULLs say nothing a not-null expectation has not said
+            sample = ", ".join(
+                dict.fromkeys(_short(v) for v in self.unexpected_values if v is not None)
             )
-            sample = ", ".join(_short(v) for v in self.unexpected_values)
             return (
                 f"{self.unexpected_count:,} of {self.element_count or 0:,} values unexpected"
                 f"{share}" + (f", e.g. {sample}" if sample else "")
@@ -244,68 +244,126 @@ def setup(context: FileDataContext) -> list[str]:
 
     Writes only what is missing or differs from :mod:`scoring.suites`; returns what it wrote.
     """
-    import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
-
     from scoring import suites
 
     written: list[str] = []
-    try:
-        datasource = context.data_sources.get(DATASOURCE)
-    except KeyError:
-        datasource = context.data_sources.add_postgres(
-            DATASOURCE, connection_string="${" + URL_VARIABLE + "}"
-        )
-        written.append(f"datasource {DATASOURCE}")
+    datasource = _datasource(context, written)
     for spec in suites.SUITES:
         batch_definition = _batch_definition(datasource, spec, written)
-        wanted = gx.ExpectationSuite(
-            name=spec.name, expectations=[copy.copy(e) for e in spec.expectations]
+        # a validation definition stores its batch definition's id: renew it with the latter
+        new_batches = f"batch definition {spec.batch_definition_path}" in written
+        suite = _suite(context, spec, written)
+        validation = _validation_definition(
+            context, spec.name, batch_definition, suite, new_batches, written
         )
-        try:
-            suite = context.suites.get(spec.name)
-        except gx.exceptions.DataContextError:
-            suite = None
-        if suite is None or _suite_shape(suite) != _suite_shape(wanted):
-            suite = context.suites.add_or_update(wanted)
-            written.append(f"suite {spec.name}")
-        validation = gx.ValidationDefinition(name=spec.name, data=batch_definition, suite=suite)
-        try:
-            existing = context.validation_definitions.get(spec.name)
-        except gx.exceptions.DataContextError:
-            existing = None
-        if existing is None or (existing.data.id, existing.suite.id) != (
-            batch_definition.id,
-            suite.id,
-        ):
-            validation = context.validation_definitions.add_or_update(validation)
-            written.append(f"validation definition {spec.name}")
-        else:
-            validation = existing
-        wanted_checkpoint = gx.Checkpoint(
-            name=spec.name,
-            validation_definitions=[validation],
-            actions=[UpdateDataDocsAction(name="update_data_docs")],
-            result_format=RESULT_FORMAT,
-        )
-        try:
-            checkpoint = context.checkpoints.get(spec.name)
-        except gx.exceptions.DataContextError:
-            checkpoint = None
-        if checkpoint is None or _checkpoint_shape(checkpoint) != _checkpoint_shape(
-            wanted_checkpoint
-        ):
-            context.checkpoints.add_or_update(wanted_checkpoint)
-            written.append(f"checkpoint {spec.name}")
+        _checkpoint(context, spec.name, validation, written)
     return written
+
+
+def _datasource(context: FileDataContext, written: list[str]) -> Any:
+    try:
+        return context.data_sources.get(DATASOURCE)
+    except KeyError:
+        written.append(f"datasource {DATASOURCE}")
+        return context.data_sources.add_postgres(
+            DATASOURCE, connection_string="${" + URL_VARIABLE + "}"
+        )
+
+
+def _batch_definition(datasource: Any, spec: Suite, written: list[str]) -> Any:
+    from great_expectations.core.partitioners import (
+        PartitionerColumnValue,
+        PartitionerMultiColumnValue,
+    )
+
+    try:
+        asset = datasource.get_asset(spec.asset_name)
+    except LookupError:
+        asset = None
+    if asset is not None and getattr(asset, "query", None) != spec.query:
+        datasource.delete_asset(spec.asset_name)
+        asset = None
+    if asset is None:
+        asset = datasource.add_query_asset(spec.asset_name, query=spec.query)
+        written.append(f"asset {spec.asset_name}")
+    try:
+        return asset.get_batch_definition(spec.batch_definition_name)
+    except KeyError:
+        written.append(f"batch definition {spec.batch_definition_path}")
+    if not spec.batch_columns:
+        return asset.add_batch_definition_whole_table(spec.batch_definition_name)
+    # GX's SQL partitioners by column value: the convenience methods only offer date columns.
+    partitioner = (
+        PartitionerColumnValue(column_name=spec.batch_columns[0])
+        if len(spec.batch_columns) == 1
+        else PartitionerMultiColumnValue(column_names=list(spec.batch_columns))
+    )
+    return asset.add_batch_definition(
+        spec.batch_definition_name, partitioner=partitioner, validate_partitioner=False
+    )
+
+
+def _suite(context: FileDataContext, spec: Suite, written: list[str]) -> Any:
+    import great_expectations as gx
+
+    wanted = gx.ExpectationSuite(
+        name=spec.name, expectations=[copy.copy(e) for e in spec.expectations]
+    )
+    try:
+        suite = context.suites.get(spec.name)
+    except gx.exceptions.DataContextError:
+        suite = None
+    if suite is not None and _suite_shape(suite) == _suite_shape(wanted):
+        return suite
+    written.append(f"suite {spec.name}")
+    return context.suites.add_or_update(wanted)
+
+
+def _validation_definition(
+    context: FileDataContext,
+    name: str,
+    batch_definition: Any,
+    suite: Any,
+    new_batches: bool,
+    written: list[str],
+) -> Any:
+    import great_expectations as gx
+
+    try:
+        existing = context.validation_definitions.get(name)
+    except gx.exceptions.DataContextError:
+        existing = None
+    if existing is not None and not new_batches and existing.suite.id == suite.id:
+        return existing
+    written.append(f"validation definition {name}")
+    return context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
+    )
+
+
+def _checkpoint(context: FileDataContext, name: str, validation: Any, written: list[str]) -> None:
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    wanted = gx.Checkpoint(
+        name=name,
+        validation_definitions=[validation],
+        actions=[UpdateDataDocsAction(name="update_data_docs")],
+        result_format=RESULT_FORMAT,
+    )
+    try:
+        existing = context.checkpoints.get(name)
+    except gx.exceptions.DataContextError:
+        existing = None
+    if existing is None or _checkpoint_shape(existing) != _checkpoint_shape(wanted):
+        written.append(f"checkpoint {name}")
+        context.checkpoints.add_or_update(wanted)
 
 
 def _suite_shape(suite: Any) -> list[str]:
     """A suite's expectations, without the ids GX gives them (its own equality compares ids)."""
     return sorted(
-        json.dumps(
-            {k: v for k, v in e.configuration.to_json_dict().items() if k != "id"}, sort_keys=True
-        )
+        json.dumps(_without_id(e.configuration.to_json_dict()), sort_keys=True)
         for e in suite.expectations
     )
 
@@ -320,37 +378,6 @@ def _checkpoint_shape(checkpoint: Any) -> tuple[Any, ...]:
         [v.name for v in checkpoint.validation_definitions],
         [(a.type, a.name) for a in checkpoint.actions],
         checkpoint.result_format,
-    )
-
-
-def _batch_definition(datasource: Any, spec: Suite, written: list[str]) -> Any:
-    from great_expectations.core.partitioners import (
-        PartitionerColumnValue,
-        PartitionerMultiColumnValue,
-    )
-
-    try:
-        asset = datasource.get_asset(spec.asset_name)
-    except LookupError:
-        asset = datasource.add_table_asset(
-            spec.asset_name, table_name=spec.table, schema_name=spec.schema
-        )
-        written.append(f"asset {spec.asset_name}")
-    try:
-        return asset.get_batch_definition(spec.batch_definition_name)
-    except KeyError:
-        pass
-    written.append(f"batch definition {spec.asset_name}/{spec.batch_definition_name}")
-    if not spec.batch_columns:
-        return asset.add_batch_definition_whole_table(spec.batch_definition_name)
-    # GX's SQL partitioners by column value: the convenience methods only offer date columns.
-    partitioner = (
-        PartitionerColumnValue(column_name=spec.batch_columns[0])
-        if len(spec.batch_columns) == 1
-        else PartitionerMultiColumnValue(column_names=list(spec.batch_columns))
-    )
-    return asset.add_batch_definition(
-        spec.batch_definition_name, partitioner=partitioner, validate_partitioner=False
     )
 
 
@@ -628,6 +655,8 @@ def _outcome(result: ExpectationValidationResult) -> Outcome:
     config = data["expectation_config"]
     arguments = {k: v for k, v in config["kwargs"].items() if k != "batch_id"}
     found = data.get("result") or {}
+    # the raw values: GX's JSON turns NaN, the very thing a finiteness check finds, into null
+    unexpected = (result.result or {}).get("partial_unexpected_list") or []
     exception = data.get("exception_info") or {}
     return Outcome(
         key=config["meta"]["key"],
@@ -639,7 +668,7 @@ def _outcome(result: ExpectationValidationResult) -> Outcome:
         element_count=found.get("element_count"),
         unexpected_count=found.get("unexpected_count"),
         unexpected_percent=found.get("unexpected_percent"),
-        unexpected_values=list(found.get("partial_unexpected_list") or [])[:UNEXPECTED_SAMPLE],
+        unexpected_values=[_plain(v) for v in unexpected[:UNEXPECTED_SAMPLE]],
         arguments=arguments,
         description=config.get("description") or "",
         exception_message=exception.get("exception_message")
@@ -689,15 +718,37 @@ def _result_row(run_id: uuid.UUID, o: Outcome) -> tuple[Any, ...]:
         o.column,
         o.critical,
         o.success,
-        None if o.observed_value is None else Jsonb(o.observed_value),
+        None if o.observed_value is None else Jsonb(_json_safe(o.observed_value)),
         o.element_count,
         o.unexpected_count,
         o.unexpected_percent,
-        Jsonb(o.unexpected_values) if o.unexpected_count is not None else None,
-        Jsonb(o.arguments),
+        Jsonb(_json_safe(o.unexpected_values)) if o.unexpected_count is not None else None,
+        Jsonb(_json_safe(o.arguments)),
         o.description,
         o.exception_message,
     )
+
+
+def _plain(value: Any) -> Any:
+    """A value as JSON holds it: numbers, text, booleans; NaN and infinities spelled out."""
+    if hasattr(value, "item") and not isinstance(value, str | bytes):  # a numpy scalar
+        value = value.item()
+    if isinstance(value, Decimal):
+        value = float(value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return _json_safe(value)
+    return str(value)
+
+
+def _json_safe(value: Any) -> Any:
+    """JSON has no NaN or infinity (jsonb refuses them), and they are what a check may find."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    return value
 
 
 @contextmanager
@@ -802,7 +853,9 @@ def gate(
     if stage in ("raw", "features"):
         (run,) = report.runs
         with warehouse.connect(url, autocommit=True) as conn:
-            _set_batch_status(conn, run.target.load_batch_id, failed and _status_reason(run))
+            _set_batch_status(
+                conn, run.target.load_batch_id, _status_reason(run) if failed else None
+            )
     if failed:
         raise QualityGateError(gate_message(stage, failed, report.data_docs), failed)
     return report

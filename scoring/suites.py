@@ -67,6 +67,16 @@ class Suite:
         return f"{self.schema}_{self.table}"
 
     @property
+    def batch_definition_path(self) -> str:
+        return f"{self.asset_name}/{self.batch_definition_name}"
+
+    @property
+    def query(self) -> str:
+        """The asset's query (GX 1.24 deprecates a table asset's schema_name, and PostgreSQL
+        datasources have no schema of their own)."""
+        return f"select * from {self.relation}"
+
+    @property
     def batch_definition_name(self) -> str:
         return "by_" + "_and_".join(self.batch_columns) if self.batch_columns else "whole_table"
 
