@@ -133,8 +133,9 @@ def dbt(ctx: typer.Context) -> None:
 
 @app.command()
 def run() -> None:
-    """The whole pipeline: warehouse → ingest the shipped snapshot → dbt build → train → score."""
-    from scoring import ingest, migrate, pipeline, predict, registry, transform
+    """The whole pipeline: warehouse → ingest the shipped snapshot → checks → dbt build → checks →
+    train → score → checks."""
+    from scoring import ingest, migrate, pipeline, predict, quality, registry, transform
 
     try:
         pipeline.run(console)
@@ -145,8 +146,64 @@ def run() -> None:
         transform.TransformError,
         registry.RegistryError,
         predict.ScoringError,
+        quality.QualityError,
+        quality.QualityGateError,
     ) as exc:
         raise _fail(str(exc)) from exc
+
+
+@app.command()
+def check(
+    stage: str = typer.Argument(
+        None,
+        help="raw, features, predictions or anomalies (default: every stage that has data).",
+        show_default=False,
+    ),
+    batch: int = typer.Option(
+        None,
+        help="Load batch to validate (default: the one the marts read; for predictions and "
+        "anomalies, the one scored).",
+    ),
+    model: str = typer.Option(
+        None, help="Model version (predictions: default the champion; anomalies: the latest)."
+    ),
+) -> None:
+    """Run the data-quality checks (Great Expectations), record them in dq, build the Data Docs.
+
+    Reports only: a failure changes no batch's status (the gates of `exohunter run` do). Exits
+    with 1 when a critical expectation fails.
+    """
+    from scoring import migrate, quality, transform
+
+    if stage is not None and stage not in quality.STAGES:
+        raise _fail(f"unknown stage {stage!r}: choose one of {', '.join(quality.STAGES)}")
+    try:
+        url = warehouse.prepare()
+        report = quality.check(
+            url,
+            [stage] if stage else None,
+            batch_id=batch,
+            model_version=model,
+            console=console,
+        )
+        if report.runs:
+            with transform.dbt_progress(console, "dbt build (data-quality marts)") as on_line:
+                transform.run_dbt(["build", "--select", "tag:dq"], url, on_line=on_line)
+    except (
+        warehouse.WarehouseError,
+        migrate.MigrationError,
+        quality.QualityError,
+        transform.TransformError,
+    ) as exc:
+        raise _fail(str(exc)) from exc
+    for reason in report.skipped:
+        console.print(f"not checked: {reason}")
+    if not report.runs:
+        raise _fail("nothing to check yet: run `exohunter run` first")
+    console.print(f"Data Docs: {report.data_docs}")
+    console.print("Results: marts.fct_data_quality (dq.validation_runs, dq.validation_results)")
+    if not report.critical_success:
+        raise typer.Exit(code=1)
 
 
 # -- ingest -------------------------------------------------------------------------------------

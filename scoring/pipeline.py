@@ -1,9 +1,13 @@
 """``exohunter run``: the whole pipeline, stage by stage, with a closing summary.
 
-warehouse up → ingest the shipped KOI snapshot → dbt build → train (if the champion was not
-trained on this batch) → score → dbt build of the marts over the scores (tag ``scored``).
-Later stages (quality gates, dashboards) are added here, in order, so `make demo` stays one
-command.
+warehouse up → ingest the shipped KOI snapshot → raw checks → dbt build → feature checks →
+train (if the champion was not trained on this batch) → score → prediction checks → dbt build
+of the marts over the scores and the data-quality results (tags ``scored``, ``dq``).
+Later stages (dashboards) are added here, in order, so `make demo` stays one command.
+
+The checks are gates (:mod:`scoring.quality`): a critical failure stops the run before anything
+downstream changes — the failed batch is marked in ``raw``, the marts keep the last good batch,
+the failure is recorded in ``dq`` and shown by ``marts.fct_data_quality``.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from scoring import ingest, predict, registry, settings, training, transform, warehouse
+from scoring import ingest, predict, quality, registry, settings, training, transform, warehouse
 
 # Tables the summary counts, in pipeline order.
 SUMMARY_TABLES = (
@@ -33,7 +37,12 @@ SUMMARY_TABLES = (
     "ml.koi_explanations",
     "marts.fct_koi_predictions",
     "marts.fct_discoveries",
+    "dq.validation_runs",
+    "marts.fct_data_quality",
 )
+# dbt selections: the models read by training, and those over its outputs and the checks.
+BEFORE_SCORING = ["build", "--exclude", "tag:scored", "tag:dq"]
+AFTER_SCORING = ["build", "--select", "tag:scored", "tag:dq"]
 
 
 def needs_training(conn: psycopg.Connection) -> bool:
@@ -71,6 +80,28 @@ def _dbt_stage(report: RunReport, name: str, args: list[str], console: Console) 
         transform.run_dbt(args, report.url, on_line=on_line)
 
 
+def _gate(
+    report: RunReport,
+    name: str,
+    console: Console,
+    stage: str,
+    *,
+    batch_id: int | None = None,
+    model_version: str | None = None,
+    restore: list[str] | None = None,
+) -> None:
+    """A quality gate: on a critical failure, put the marts back (``restore``: the dbt build of
+    the last good batch), rebuild the data-quality marts so the failure shows, then stop."""
+    try:
+        with _stage(report, name, console):
+            quality.gate(report.url, stage, console, batch_id=batch_id, model_version=model_version)
+    except quality.QualityGateError:
+        if restore:
+            _dbt_stage(report, "restore the marts", restore, console)
+        _dbt_stage(report, "data-quality marts", ["build", "--select", "tag:dq"], console)
+        raise
+
+
 def count_rows(url: str) -> dict[str, int]:
     counts = {}
     with warehouse.connect(url) as conn:
@@ -88,7 +119,9 @@ def run(console: Console, koi_file: Path = settings.SHIPPED_KOI_FILE) -> RunRepo
         console.print(f"warehouse: {warehouse.mask_password(report.url)}")
     with _stage(report, "ingest", console):
         report.ingest = ingest.ingest_koi(koi_file, url=report.url, console=console)
-    _dbt_stage(report, "transform", ["build", "--exclude", "tag:scored"], console)
+    _gate(report, "raw checks", console, "raw", batch_id=report.ingest.batch_id)
+    _dbt_stage(report, "transform", BEFORE_SCORING, console)
+    _gate(report, "feature checks", console, "features", restore=BEFORE_SCORING)
     with _stage(report, "train", console), warehouse.connect(report.url, autocommit=True) as conn:
         if needs_training(conn):
             training.train(conn, console)
@@ -97,7 +130,15 @@ def run(console: Console, koi_file: Path = settings.SHIPPED_KOI_FILE) -> RunRepo
     with _stage(report, "score", console), warehouse.connect(report.url, autocommit=True) as conn:
         report.scoring = predict.score(conn)
         console.print(report.scoring.summary())
-    _dbt_stage(report, "marts over the scores", ["build", "--select", "tag:scored"], console)
+    _gate(
+        report,
+        "prediction checks",
+        console,
+        "predictions",
+        model_version=report.scoring.model_version,
+        batch_id=report.scoring.load_batch_id,
+    )
+    _dbt_stage(report, "marts over the scores and checks", AFTER_SCORING, console)
     report.row_counts = count_rows(report.url)
     print_summary(report, console)
     return report
@@ -118,5 +159,6 @@ def print_summary(report: RunReport, console: Console) -> None:
         "\nWhere to look:\n"
         '  psql "$(exohunter warehouse url --show-password)"   (schemas raw, staging, marts)\n'
         "  select * from marts.fct_discoveries order by candidate_rank limit 10;\n"
+        f"  {quality.data_docs_index()}   (Data Docs: what the data-quality checks found)\n"
         "  exohunter dbt docs generate && exohunter dbt docs serve   (lineage, column units)"
     )
