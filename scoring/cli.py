@@ -143,7 +143,8 @@ def run(
         False, "--dashboards", help="Then serve the Superset dashboards until Ctrl-C."
     ),
 ) -> None:
-    """The whole pipeline: warehouse → ingest → dbt build → train → score → anomalies → marts."""
+    """The whole pipeline: warehouse → ingest → checks → dbt build → checks → train → score →
+    checks → anomalies → checks → light curves → marts."""
     from scoring import dashboards as superset
     from scoring import (
         detect,
@@ -153,6 +154,7 @@ def run(
         migrate,
         pipeline,
         predict,
+        quality,
         registry,
         transform,
         transit_search,
@@ -179,12 +181,68 @@ def run(
         predict.ScoringError,
         detect.DetectError,
         superset.DashboardsError,
+        quality.QualityError,
+        quality.QualityGateError,
     ) as exc:
         raise _fail(str(exc)) from exc
     finally:
         if dashboards and started_warehouse:
             warehouse.embedded().down()
             console.print("warehouse stopped (the data stays)")
+
+
+@app.command()
+def check(
+    stage: str = typer.Argument(
+        None,
+        help="raw, features, predictions or anomalies (default: every stage that has data).",
+        show_default=False,
+    ),
+    batch: int = typer.Option(
+        None,
+        help="Load batch to validate (default: the one the marts read; for predictions and "
+        "anomalies, the one scored).",
+    ),
+    model: str = typer.Option(
+        None, help="Model version (predictions: default the champion; anomalies: the latest)."
+    ),
+) -> None:
+    """Run the data-quality checks (Great Expectations), record them in dq, build the Data Docs.
+
+    Reports only: a failure changes no batch's status (the gates of `exohunter run` do). Exits
+    with 1 when a critical expectation fails.
+    """
+    from scoring import migrate, quality, transform
+
+    if stage is not None and stage not in quality.STAGES:
+        raise _fail(f"unknown stage {stage!r}: choose one of {', '.join(quality.STAGES)}")
+    try:
+        url = warehouse.prepare()
+        report = quality.check(
+            url,
+            [stage] if stage else None,
+            batch_id=batch,
+            model_version=model,
+            console=console,
+        )
+        if report.runs:
+            with transform.dbt_progress(console, "dbt build (data-quality marts)") as on_line:
+                transform.run_dbt(["build", "--select", "tag:dq"], url, on_line=on_line)
+    except (
+        warehouse.WarehouseError,
+        migrate.MigrationError,
+        quality.QualityError,
+        transform.TransformError,
+    ) as exc:
+        raise _fail(str(exc)) from exc
+    for reason in report.skipped:
+        console.print(f"not checked: {reason}")
+    if not report.runs:
+        raise _fail("nothing to check yet: run `exohunter run` first")
+    console.print(f"Data Docs: {report.data_docs}")
+    console.print("Results: marts.fct_data_quality (dq.validation_runs, dq.validation_results)")
+    if not report.critical_success:
+        raise typer.Exit(code=1)
 
 
 # -- ingest -------------------------------------------------------------------------------------

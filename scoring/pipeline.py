@@ -1,12 +1,16 @@
 """``exohunter run``: the whole pipeline, stage by stage, with a closing summary.
 
-warehouse up → ingest the shipped KOI snapshot → dbt build → train (if the champion was not
-trained on this batch) → score → anomalies (ensemble + Bayesian outlier model, refitted only for
-a new batch or configuration) → light curves (the shipped files loaded, the light-curve
-classifier trained once per batch, every upload not yet analysed searched and scored) → dbt
-build of the marts over the scores (tag ``scored``).
-Later stages (quality gates, dashboards) are added here, in order, so `make demo` stays one
-command.
+warehouse up → ingest the shipped KOI snapshot → raw checks → dbt build → feature checks →
+train (if the champion was not trained on this batch) → score → prediction checks → anomalies
+(ensemble + Bayesian outlier model, refitted only for a new batch or configuration) → anomaly
+checks → light curves (the shipped files loaded, the light-curve classifier trained once per
+batch, every upload not yet analysed searched and scored) → dbt build of the marts over the
+scores and the data-quality results (tags ``scored``, ``dq``). ``exohunter run --dashboards``
+then serves Superset.
+
+The checks are gates (:mod:`scoring.quality`): a critical failure stops the run before anything
+downstream changes — the failed batch is marked in ``raw``, the marts keep the last good batch,
+the failure is recorded in ``dq`` and shown by ``marts.fct_data_quality``.
 """
 
 from __future__ import annotations
@@ -21,7 +25,17 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from scoring import detect, ingest, predict, registry, settings, training, transform, warehouse
+from scoring import (
+    detect,
+    ingest,
+    predict,
+    quality,
+    registry,
+    settings,
+    training,
+    transform,
+    warehouse,
+)
 
 # Tables the summary counts, in pipeline order.
 SUMMARY_TABLES = (
@@ -41,7 +55,12 @@ SUMMARY_TABLES = (
     "raw.lightcurves",
     "ml.lightcurve_signals",
     "marts.fct_lightcurve_uploads",
+    "dq.validation_runs",
+    "marts.fct_data_quality",
 )
+# dbt selections: the models read by training, and those over its outputs and the checks.
+BEFORE_SCORING = ["build", "--exclude", "tag:scored", "tag:dq"]
+AFTER_SCORING = ["build", "--select", "tag:scored", "tag:dq"]
 
 
 def needs_training(conn: psycopg.Connection) -> bool:
@@ -98,6 +117,28 @@ def _dbt_stage(report: RunReport, name: str, args: list[str], console: Console) 
         transform.run_dbt(args, report.url, on_line=on_line)
 
 
+def _gate(
+    report: RunReport,
+    name: str,
+    console: Console,
+    stage: str,
+    *,
+    batch_id: int | None = None,
+    model_version: str | None = None,
+    restore: list[str] | None = None,
+) -> None:
+    """A quality gate: on a critical failure, put the marts back (``restore``: the dbt build of
+    the last good batch), rebuild the data-quality marts so the failure shows, then stop."""
+    try:
+        with _stage(report, name, console):
+            quality.gate(report.url, stage, console, batch_id=batch_id, model_version=model_version)
+    except quality.QualityGateError:
+        if restore:
+            _dbt_stage(report, "restore the marts", restore, console)
+        _dbt_stage(report, "data-quality marts", ["build", "--select", "tag:dq"], console)
+        raise
+
+
 def count_rows(url: str) -> dict[str, int]:
     counts = {}
     with warehouse.connect(url) as conn:
@@ -115,7 +156,9 @@ def run(console: Console, koi_file: Path = settings.SHIPPED_KOI_FILE) -> RunRepo
         console.print(f"warehouse: {warehouse.mask_password(report.url)}")
     with _stage(report, "ingest", console):
         report.ingest = ingest.ingest_koi(koi_file, url=report.url, console=console)
-    _dbt_stage(report, "transform", ["build", "--exclude", "tag:scored"], console)
+    _gate(report, "raw checks", console, "raw", batch_id=report.ingest.batch_id)
+    _dbt_stage(report, "transform", BEFORE_SCORING, console)
+    _gate(report, "feature checks", console, "features", restore=BEFORE_SCORING)
     with _stage(report, "train", console), warehouse.connect(report.url, autocommit=True) as conn:
         if needs_training(conn):
             training.train(conn, console)
@@ -124,18 +167,34 @@ def run(console: Console, koi_file: Path = settings.SHIPPED_KOI_FILE) -> RunRepo
     with _stage(report, "score", console), warehouse.connect(report.url, autocommit=True) as conn:
         report.scoring = predict.score(conn)
         console.print(report.scoring.summary())
+    _gate(
+        report,
+        "prediction checks",
+        console,
+        "predictions",
+        model_version=report.scoring.model_version,
+        batch_id=report.scoring.load_batch_id,
+    )
     with (
         _stage(report, "anomalies", console),
         warehouse.connect(report.url, autocommit=True) as conn,
     ):
         report.anomalies = detect.detect(conn, console)
         console.print(report.anomalies.summary())
+    _gate(
+        report,
+        "anomaly checks",
+        console,
+        "anomalies",
+        model_version=report.anomalies.model_version,
+        batch_id=report.anomalies.load_batch_id,
+    )
     with (
         _stage(report, "light curves", console),
         warehouse.connect(report.url, autocommit=True) as conn,
     ):
         lightcurve_stage(conn, console)
-    _dbt_stage(report, "marts over the scores", ["build", "--select", "tag:scored"], console)
+    _dbt_stage(report, "marts over the scores and checks", AFTER_SCORING, console)
     report.row_counts = count_rows(report.url)
     print_summary(report, console)
     return report
@@ -156,5 +215,6 @@ def print_summary(report: RunReport, console: Console) -> None:
         "\nWhere to look:\n"
         '  psql "$(exohunter warehouse url --show-password)"   (schemas raw, staging, marts)\n'
         "  select * from marts.fct_discoveries order by candidate_rank limit 10;\n"
+        f"  {quality.data_docs_index()}   (Data Docs: what the data-quality checks found)\n"
         "  exohunter dbt docs generate && exohunter dbt docs serve   (lineage, column units)"
     )
