@@ -37,6 +37,9 @@ def marts_state(url: str) -> dict[str, object]:
             "stars": conn.execute("select count(*) from marts.dim_star").fetchone()[0],
             "batches": conn.execute("select count(*) from raw.load_batches").fetchone()[0],
             "staging": conn.execute("select count(*) from staging.stg_kepler__koi").fetchone()[0],
+            "critical failures": conn.execute(
+                "select count(*) from dq.validation_runs where not critical_success"
+            ).fetchone()[0],
         }
 
 
@@ -45,8 +48,16 @@ def check_pipeline(url: str) -> None:
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "ExoHunter pipeline summary" in first.stdout
     assert "batch 1: 9,564 rows loaded, 0 rejected" in first.stdout
+    for gate in ("raw checks", "feature checks", "prediction checks"):
+        assert gate in first.stdout  # the stage ran (its rule), and its time is in the summary
     state = marts_state(url)
-    assert state == {"dispositions": DISPOSITIONS, "stars": 8214, "batches": 1, "staging": 9564}
+    assert state == {
+        "dispositions": DISPOSITIONS,
+        "stars": 8214,
+        "batches": 1,
+        "staging": 9564,
+        "critical failures": 0,
+    }
 
     again = run_pipeline(url)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
