@@ -48,7 +48,7 @@ def check_pipeline(url: str) -> None:
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "ExoHunter pipeline summary" in first.stdout
     assert "batch 1: 9,564 rows loaded, 0 rejected" in first.stdout
-    for gate in ("raw checks", "feature checks", "prediction checks"):
+    for gate in ("raw checks", "feature checks", "prediction checks", "anomaly checks"):
         assert gate in first.stdout  # the stage ran (its rule), and its time is in the summary
     state = marts_state(url)
     assert state == {

@@ -259,7 +259,7 @@ def test_a_model_calling_every_candidate_a_planet_never_reaches_the_dashboards(
                select 'previous00000000', task, algorithm, hyperparameters, feature_list,
                       training_load_batch_id, training_snapshot_at, training_rows,
                       artifact_path, artifact_sha256, created_at - interval '1 day'
-                 from ml.model_registry where is_champion"""
+                 from ml.model_registry where is_champion and task = 'koi_classifier'"""
         )
         conn.execute(
             """insert into ml.koi_predictions
@@ -297,6 +297,7 @@ def test_the_shipped_snapshot_passes_every_critical_expectation_twice(
             "raw_koi_batch",
             "koi_features",
             "koi_predictions",
+            "koi_anomalies",
         ]
         assert report.critical_success
         warnings = {
@@ -306,7 +307,6 @@ def test_the_shipped_snapshot_passes_every_critical_expectation_twice(
         }
         assert warnings == SHIPPED_WARNINGS
         assert any(reason.startswith("koi_prediction_drift: no model") for reason in report.skipped)
-        assert any(reason.startswith("anomalies: no anomaly scores") for reason in report.skipped)
         assert report.data_docs is not None and report.data_docs.exists()
     with psycopg.connect(good_warehouse) as conn:
         runs = conn.execute(
@@ -315,6 +315,7 @@ def test_the_shipped_snapshot_passes_every_critical_expectation_twice(
                  from dq.validation_runs group by 1 order by 1"""
         ).fetchall()
         assert runs == [
+            ("koi_anomalies", 2, True, True),
             ("koi_features", 2, True, True),
             ("koi_predictions", 2, True, True),
             ("raw_koi_batch", 2, True, True),
