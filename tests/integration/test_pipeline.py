@@ -22,7 +22,7 @@ def run_pipeline(url: str) -> subprocess.CompletedProcess[str]:
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1800,
     )
 
 

@@ -449,7 +449,7 @@ def test_exohunter_check_twice_prints_where_the_data_docs_are(good_warehouse: st
             env={**os.environ, "COLUMNS": "200"},
             capture_output=True,
             text=True,
-            timeout=600,
+            timeout=1800,
         )
 
     for _ in range(2):
