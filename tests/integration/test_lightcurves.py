@@ -95,7 +95,7 @@ def test_loading_the_same_files_again_changes_nothing(lightcurve_warehouse: str)
 
 def test_the_uploads_mart(lightcurve_warehouse: str) -> None:
     transform.run_dbt(
-        ["build", "--select", "+fct_lightcurve_uploads", "--exclude", "fct_koi_features+"],
+        ["build", "--select", "path:models/staging/lightcurves", "fct_lightcurve_uploads"],
         lightcurve_warehouse,
         on_line=lambda _: None,
     )
