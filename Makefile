@@ -20,8 +20,8 @@ bench: $(STAMP)
 	$(BIN)/exohunter bench
 
 lint: $(STAMP)
-	$(BIN)/ruff check scoring tests
-	$(BIN)/ruff format --check scoring tests
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 ## lock: re-resolve requirements/analytics.lock from pyproject.toml, and Superset's own lock
 lock: $(STAMP)

@@ -7,8 +7,9 @@ POST /api/v1/assets/import/): it overwrites databases, datasets, charts and dash
 so a re-run changes nothing and an edited YAML file wins. The warehouse password is passed at
 import, never written in the bundle.
 
-    python manage.py setup ASSETS     # the admin user (EXOHUNTER_SUPERSET_ADMIN_PASSWORD), then
-                                      # the import (EXOHUNTER_SUPERSET_WAREHOUSE_URL: read-only role)
+    python manage.py setup ASSETS     # the admin user (EXOHUNTER_SUPERSET_ADMIN_PASSWORD),
+                                      # then the import (EXOHUNTER_SUPERSET_WAREHOUSE_URL:
+                                      # the read-only role)
     python manage.py export TARGET    # the bundle as Superset exports it, password masked
 """
 

@@ -50,7 +50,12 @@ def test_comparisons_that_read_vetting_outputs_are_labelled_not_honest(
     conn: psycopg.Connection,
 ) -> None:
     rows = dict(
-        conn.execute("select task, bool_and(honest) from ml.model_metrics group by task").fetchall()
+        conn.execute(
+            """select m.task, bool_and(m.honest) from ml.model_metrics as m
+               join ml.model_registry as r using (model_version)
+               where r.task = %s group by m.task""",
+            (training.TASK,),
+        ).fetchall()
     )
     assert rows == {
         "p_planet": True,
@@ -147,7 +152,9 @@ def test_a_scoring_run_that_dies_part_way_leaves_the_previous_scores(
 
 def test_a_tampered_or_missing_artifact_is_refused(conn: psycopg.Connection) -> None:
     version, path = conn.execute(
-        "select model_version, artifact_path from ml.model_registry where is_champion"
+        """select model_version, artifact_path from ml.model_registry
+           where task = %s and is_champion""",
+        (training.TASK,),
     ).fetchone()
     artifact = settings.home() / path
     original = artifact.read_bytes()
@@ -167,7 +174,8 @@ def test_the_model_card_states_protocol_metrics_and_leakage_policy(
     conn: psycopg.Connection,
 ) -> None:
     card_path = conn.execute(
-        "select model_card_path from ml.model_registry where is_champion"
+        "select model_card_path from ml.model_registry where task = %s and is_champion",
+        (training.TASK,),
     ).fetchone()[0]
     card = (settings.home() / card_path).read_text()
     for needle in (
