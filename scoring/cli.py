@@ -102,11 +102,23 @@ def warehouse_status() -> None:
 @warehouse_app.command("url")
 def warehouse_url(
     show_password: bool = typer.Option(False, help="Print the password too."),
+    reader: bool = typer.Option(
+        False,
+        "--reader",
+        help="The read-only role's URL (SELECT on marts only); gives the role its login and "
+        "password (EXOHUNTER_WAREHOUSE_READER_PASSWORD or generated).",
+    ),
 ) -> None:
     """Print the warehouse connection URL (for psql, dbt or a BI tool)."""
+    from scoring import migrate
+
     try:
-        url = warehouse.database_url(start=False)
-    except warehouse.WarehouseError as exc:
+        if reader:
+            # The role exists once the migrations ran; its password is set in the server.
+            url = warehouse.reader_url(warehouse.prepare())
+        else:
+            url = warehouse.database_url(start=False)
+    except (warehouse.WarehouseError, migrate.MigrationError) as exc:
         raise _fail(str(exc)) from exc
     print(url if show_password else warehouse.mask_password(url))
 

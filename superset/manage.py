@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 ADMIN_USERNAME = "admin"
+COMMANDS = ("setup", "export")  # what main() accepts (docker-compose.yml calls `setup`)
 MASKED_PASSWORD = "X" * 10  # Superset's PASSWORD_MASK
 
 
@@ -91,7 +92,7 @@ def export_bundle(target: Path) -> None:
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) != 2 or argv[0] not in ("setup", "export"):
+    if len(argv) != 2 or argv[0] not in COMMANDS:
         raise SystemExit("usage: manage.py setup ASSETS | export TARGET")
     from flask import g
     from superset import security_manager

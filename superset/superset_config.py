@@ -15,7 +15,9 @@ import os
 def _required(name: str) -> str:
     value = os.environ.get(name)
     if not value:
-        raise RuntimeError(f"{name} is not set: start Superset with `exohunter dashboards up`")
+        raise RuntimeError(
+            f"{name} is not set: start Superset with `exohunter dashboards up` (or docker compose)"
+        )
     return value
 
 
@@ -29,6 +31,9 @@ PUBLIC_ROLE_LIKE = None
 
 # Served over plain HTTP on loopback by default; behind a TLS proxy, set it to true.
 SESSION_COOKIE_SECURE = os.environ.get("SUPERSET_SESSION_COOKIE_SECURE", "false") == "true"
+# Behind a reverse proxy (docker compose under Dokploy's Traefik): trust its X-Forwarded-* headers
+# so redirects keep the public scheme and host.
+ENABLE_PROXY_FIX = os.environ.get("SUPERSET_ENABLE_PROXY_FIX", "false") == "true"
 
 # The marts are small (about ten thousand rows): a query is faster than a cache round trip,
 # and every chart shows the marts as they are now.
