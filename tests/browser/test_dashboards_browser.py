@@ -128,7 +128,7 @@ def test_every_chart_renders_data(
 
 
 def test_discoveries_table_ranks_real_kois_by_p_planet(
-    session: BrowserContext, superset: dashboards.ServerStatus, scored_warehouse: str
+    session: BrowserContext, superset: dashboards.ServerStatus, dashboard_warehouse: str
 ) -> None:
     page = open_dashboard(session, superset.url, "discoveries")
     table = chart(page, "Top candidates by P(planet)").locator("table")
@@ -142,7 +142,7 @@ def test_discoveries_table_ranks_real_kois_by_p_planet(
     probabilities = [float(row["P(planet)"]) for row in rows]
     assert all(KOI_NAME.match(name) for name in names), names
     assert probabilities == sorted(probabilities, reverse=True)
-    with psycopg.connect(scored_warehouse) as conn:
+    with psycopg.connect(dashboard_warehouse) as conn:
         expected = conn.execute(
             "select kepoi_name from marts.fct_discoveries order by candidate_rank limit %s",
             (len(names),),
@@ -152,9 +152,9 @@ def test_discoveries_table_ranks_real_kois_by_p_planet(
 
 
 def test_a_filter_changes_what_is_shown(
-    session: BrowserContext, superset: dashboards.ServerStatus, scored_warehouse: str
+    session: BrowserContext, superset: dashboards.ServerStatus, dashboard_warehouse: str
 ) -> None:
-    with psycopg.connect(scored_warehouse) as conn:
+    with psycopg.connect(dashboard_warehouse) as conn:
         total, earth_size = conn.execute(
             "select count(*), count(*) filter (where radius_class = 'earth_size')"
             " from marts.fct_koi_predictions"
