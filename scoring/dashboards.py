@@ -45,6 +45,8 @@ ADMIN_USERNAME = "admin"
 DASHBOARDS = {
     "discoveries": "Discoveries",
     "model-performance": "Model performance",
+    "anomalies": "Anomalies",
+    "data-quality": "Data quality",
 }
 HEALTH_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 30

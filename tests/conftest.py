@@ -3,14 +3,18 @@ and a fresh, migrated database per test that needs one."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from scoring import dashboards, settings, warehouse
 from scoring.superset_api import SupersetClient
@@ -105,15 +109,61 @@ def scored_warehouse(pg_cluster: warehouse.PostgresCluster) -> Iterator[str]:
         yield url
 
 
+@contextlib.contextmanager
+def database_copy(cluster: warehouse.PostgresCluster, url: str, prefix: str) -> Iterator[str]:
+    """A copy of the database of ``url`` (CREATE DATABASE … TEMPLATE), dropped afterwards."""
+    admin = cluster.url(warehouse.ADMIN_ROLE, database="postgres")
+    template = urlsplit(url).path.lstrip("/")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        # A template must have no other session (a finished test's idle one would do).
+        conn.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity"
+            " where datname = %s and pid <> pg_backend_pid()",
+            (template,),
+        )
+        conn.execute(
+            sql.SQL("create database {} template {} owner {}").format(
+                sql.Identifier(name), sql.Identifier(template), sql.Identifier(warehouse.APP_ROLE)
+            )
+        )
+    try:
+        yield cluster.url(database=name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
+
+
 @pytest.fixture(scope="session")
-def superset(scored_warehouse: str) -> Iterator[dashboards.ServerStatus]:
-    """Superset bootstrapped from the committed bundle on the scored warehouse (read-only role),
-    served on a free port for the session, stopped afterwards."""
+def dashboard_warehouse(
+    pg_cluster: warehouse.PostgresCluster, lightcurve_warehouse: str
+) -> Iterator[str]:
+    """What the four dashboards show: the scored warehouse with the shipped light curves analysed
+    (Discoveries' "Uploads") and one data-quality check of every stage recorded and built into
+    marts.fct_data_quality (Data quality). A copy, so that the shared scored warehouse keeps no
+    check runs (the data-quality tests count theirs)."""
+    from scoring import quality, transform
+
+    with database_copy(pg_cluster, lightcurve_warehouse, "dashboards") as url:
+        report = quality.check(url)
+        assert report.critical_success, [run.target.suite_name for run in report.runs]
+        lines: list[str] = []
+        try:
+            transform.run_dbt(["build", "--select", "tag:dq"], url, on_line=lines.append)
+        except transform.TransformError as exc:
+            raise AssertionError("\n".join(lines[-40:])) from exc
+        yield url
+
+
+@pytest.fixture(scope="session")
+def superset(dashboard_warehouse: str) -> Iterator[dashboards.ServerStatus]:
+    """Superset bootstrapped from the committed bundle on the dashboards' warehouse (read-only
+    role), served on a free port for the session, stopped afterwards."""
     with socket.socket() as sock:
         sock.bind((dashboards.HOST, 0))
         port = sock.getsockname()[1]
     started = time.perf_counter()
-    server = dashboards.up(scored_warehouse, port, print)
+    server = dashboards.up(dashboard_warehouse, port, print)
     print(f"Superset bootstrapped and serving in {time.perf_counter() - started:.1f} s")
     yield server
     dashboards.stop()

@@ -10,10 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 import yaml
 
-from scoring import dashboards, settings
+from scoring import dashboards, settings, warehouse
 from scoring.superset_api import SupersetClient
 
 pytestmark = pytest.mark.integration
@@ -47,26 +48,43 @@ def test_the_bundle_is_imported_with_the_read_only_role(
     )
 
 
+@pytest.mark.parametrize("slug", sorted(dashboards.DASHBOARDS))
+def test_every_chart_query_returns_rows(superset_client: SupersetClient, slug: str) -> None:
+    # The stored query context, as the benchmark and reports run it, through the read-only role.
+    for chart in superset_client.dashboard_charts(slug):
+        answer = superset_client.get(f"/api/v1/chart/{chart['id']}/data/")
+        assert answer["result"][0]["rowcount"] > 0, chart["slice_name"]
+
+
+def test_the_reader_selects_the_uploads_view(dashboard_warehouse: str) -> None:
+    # A view dbt re-creates on every build, read through marts only.
+    with psycopg.connect(warehouse.reader_url(dashboard_warehouse)) as conn:
+        uploads, analysed = conn.execute(
+            "select count(*), count(*) filter (where is_analysed) from marts.fct_lightcurve_uploads"
+        ).fetchone()
+    assert uploads > 0 and analysed == uploads
+
+
 def test_rerunning_up_changes_nothing(
-    superset: dashboards.ServerStatus, superset_client: SupersetClient, scored_warehouse: str
+    superset: dashboards.ServerStatus, superset_client: SupersetClient, dashboard_warehouse: str
 ) -> None:
     before = inventory(superset_client)
     lines: list[str] = []
-    dashboards.up(scored_warehouse, superset.port or 0, lines.append)
+    dashboards.up(dashboard_warehouse, superset.port or 0, lines.append)
     assert any("already runs" in line for line in lines)
     assert not any(line.startswith("login: admin / ") for line in lines), "password shown twice"
     assert inventory(superset_client) == before
 
 
 def test_down_then_up_again_on_the_existing_install(
-    superset: dashboards.ServerStatus, scored_warehouse: str
+    superset: dashboards.ServerStatus, dashboard_warehouse: str
 ) -> None:
     assert dashboards.stop()
     assert not dashboards.status().running and not dashboards.healthy(superset.port or 0)
     assert not dashboards.stop()
     started = time.perf_counter()
     lines: list[str] = []
-    server = dashboards.up(scored_warehouse, superset.port or 0, lines.append)
+    server = dashboards.up(dashboard_warehouse, superset.port or 0, lines.append)
     print(f"dashboards up on an existing install: {time.perf_counter() - started:.1f} s")
     assert server.healthy and server.pid != superset.pid
     assert not any("db upgrade" in line for line in lines), "upgrade + init only when needed"

@@ -1,5 +1,5 @@
-"""The read-only role Superset connects as: SELECT on marts (also tables dbt creates later),
-nothing else."""
+"""The read-only role Superset connects as: SELECT on marts (also tables and views dbt creates
+later), nothing else."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ def reader(database_url: str) -> Iterator[psycopg.Connection]:
         # Made after the migration, as dbt makes mart tables: default privileges must cover it.
         app.execute("create table marts.fct_later as select 1 as answer")
         app.execute("create table staging.stg_later as select 1 as answer")
+        # A mart view over staging, as dbt makes marts.fct_lightcurve_uploads: the reader selects
+        # it through the view owner's rights, never staging itself.
+        app.execute("create view marts.fct_later_view as select answer from staging.stg_later")
     url = warehouse.reader_url(database_url)
     assert url.startswith(f"postgresql://{warehouse.READER_ROLE}:")
     with psycopg.connect(url, autocommit=True) as conn:
@@ -29,6 +32,10 @@ def test_reader_selects_marts(reader: psycopg.Connection) -> None:
     assert reader.execute("select answer from marts.fct_later").fetchone() == (1,)
 
 
+def test_reader_selects_mart_views_made_later(reader: psycopg.Connection) -> None:
+    assert reader.execute("select answer from marts.fct_later_view").fetchone() == (1,)
+
+
 @pytest.mark.parametrize(
     "statement",
     [
@@ -37,6 +44,8 @@ def test_reader_selects_marts(reader: psycopg.Connection) -> None:
         "delete from marts.fct_later",
         "truncate marts.fct_later",
         "drop table marts.fct_later",
+        "drop view marts.fct_later_view",
+        "create or replace view marts.fct_later_view as select 2 as answer",
         "create table marts.mine (x int)",
         "alter table marts.fct_later add column y int",
         "select count(*) from raw.load_batches",
