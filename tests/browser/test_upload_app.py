@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, expect, sync_playwright
 from scoring import api, lightcurves, settings
 
 # The first test may build the session's scored warehouse and train the light-curve classifier.
-pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.timeout(2400)]
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [

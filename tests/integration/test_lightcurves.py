@@ -15,7 +15,7 @@ from scoring import api, lightcurve_model, lightcurves, transform
 
 # The first test may build the session's scored warehouse and train the light-curve classifier
 # (minutes on two shared cores): more than the default per-test timeout allows.
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]
+pytestmark = [pytest.mark.integration]
 
 KEPLER6 = "kplr010874614-2009131105131_llc.fits"
 NON_PLANETS = (
