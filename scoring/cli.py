@@ -576,6 +576,8 @@ def report(
             # Every name is checked before the first PDF is written: a typo makes nothing.
             names = report_data.resolve(conn, list(kois or []))
             names += [n for n in report_data.top_candidates(conn, top) if n not in names]
+            if not names:
+                raise _fail("no CANDIDATE KOI is ranked yet: run `exohunter run` first")
             for name in names:
                 path = report_pdf.write(report_data.load(conn, name), folder)
                 console.print(f"[bold green]wrote[/] {path}")
