@@ -96,9 +96,13 @@ def _reasons_chart(ax: Axes, report: KoiReport) -> None:
     unit = {None: "", "dimensionless": "", "ratio": "", "count": "", "rank": ""}
     labels = []
     for r in reasons:
-        counted = r.unit in ("count", "rank") and r.value is not None
-        value = int(r.value) if counted else r.value  # counts read as 3, not 3.00
-        labels.append(f"{r.label} = {text.number(value, 3, unit.get(r.unit, r.unit or ''))}")
+        value: float | int | bool | None = r.value
+        if value is not None and r.unit in ("count", "rank"):
+            value = int(value)  # counts read as 3, not 3.00
+        elif value is not None and (r.unit or "").startswith("boolean"):
+            value = bool(value)  # yes / no
+        shown_unit = "" if isinstance(value, bool) else unit.get(r.unit, r.unit or "")
+        labels.append(f"{r.label} = {text.number(value, 3, shown_unit)}")
     ax.set_yticks(range(len(reasons)), labels, fontsize=7.5)
     ax.axvline(0, color="#333", lw=0.8)
     ax.set_xlabel("contribution to the P(planet) log-odds (TreeSHAP): green raises, red lowers")

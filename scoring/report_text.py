@@ -15,7 +15,7 @@ RADIUS_CLASSES = {
     "sub_neptune": "a sub-Neptune",
     "neptune": "Neptune-sized",
     "giant": "a giant planet",
-    "very_large": "larger than any known planet (more likely a star)",
+    "very_large": "too large for a planet: more likely a star",
 }
 STAGES = {
     "raw": "raw load",
@@ -191,7 +191,7 @@ def lightcurve_search_text(report: KoiReport) -> str:
     )
 
 
-def _closing(label: str) -> str:
+def _closing(label: str, p_planet: float) -> str:
     if label == "CANDIDATE":
         return (
             "A candidate is not a discovery until it is confirmed: the signal could still be an "
@@ -200,10 +200,12 @@ def _closing(label: str) -> str:
         )
     if label == "CONFIRMED":
         return "The archive lists it as a confirmed planet; this report shows how the model saw it."
-    return (
-        "The archive's vetting rejected it; a high P(planet) here would mean its transit fit "
-        "looks planet-like, not that the vetting was wrong."
-    )
+    if p_planet >= 0.5:
+        return (
+            "The archive's vetting rejected it; the high P(planet) means its transit fit looks "
+            "planet-like, not that the vetting was wrong."
+        )
+    return "The archive's vetting rejected it, and the model agrees."
 
 
 def narrative(report: KoiReport) -> str:
@@ -222,6 +224,6 @@ def narrative(report: KoiReport) -> str:
         _planet_sentence(koi),
         _anomaly_sentence(report),
         _lightcurve_sentence(report),
-        _closing(koi["label_disposition"]),
+        _closing(koi["label_disposition"], float(koi["p_planet"])),
     ]
     return " ".join(s for s in sentences if s)

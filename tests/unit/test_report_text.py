@@ -87,6 +87,11 @@ def test_confirmed_and_false_positive_keep_the_archive_verdict() -> None:
     assert "rank" not in confirmed
     rejected = report_text.narrative(make_report("FALSE POSITIVE", candidate_rank=None))
     assert "classified as a false positive" in rejected
+    assert "looks planet-like, not that the vetting was wrong" in rejected
+    agreed = report_text.narrative(
+        make_report("FALSE POSITIVE", candidate_rank=None, p_planet=0.01)
+    )
+    assert "The archive's vetting rejected it, and the model agrees." in agreed
 
 
 def test_statuses_in_words() -> None:
