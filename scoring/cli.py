@@ -583,6 +583,8 @@ def report(
                 console.print(f"[bold green]wrote[/] {path}")
     except (warehouse.WarehouseError, migrate.MigrationError, report_data.ReportError) as exc:
         raise _fail(str(exc)) from exc
+    except OSError as exc:  # an unwritable --out: the reports written before it stay whole
+        raise _fail(f"cannot write the report into {folder}: {exc.strerror or exc}") from exc
 
 
 # -- API ----------------------------------------------------------------------------------------
