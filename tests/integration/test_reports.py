@@ -90,7 +90,7 @@ def render_page(pdf: Path, page: int, name: str) -> Path:
     prefix = ARTIFACTS / name
     pages = ["-f", str(page), "-l", str(page), "-singlefile"]
     subprocess.run(["pdftoppm", "-png", "-r", "100", *pages, str(pdf), str(prefix)], check=True)
-    png = prefix.with_suffix(".png")
+    png = ARTIFACTS / f"{name}.png"  # pdftoppm -singlefile appends .png to the prefix
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     return png
 
