@@ -74,9 +74,11 @@ def exohunter(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def pdf_text(path: Path) -> str:
-    return subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    """The PDF's text with whitespace collapsed: wrapped sentences read as one line."""
+    text = subprocess.run(
+        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
     ).stdout
+    return " ".join(text.split())
 
 
 def pdf_pages(path: Path) -> int:
