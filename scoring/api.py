@@ -23,11 +23,20 @@ import psycopg
 from fastapi import APIRouter, Body, FastAPI, HTTPException, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
-from scoring import features, predict, registry, settings, warehouse, webapp
+from scoring import (
+    features,
+    predict,
+    registry,
+    report_data,
+    report_pdf,
+    settings,
+    warehouse,
+    webapp,
+)
 from scoring.training import TASK
 
 MAX_BATCH = 1000  # signals per POST /score: bounds the memory and time of one request
@@ -539,6 +548,30 @@ def koi(
 
 
 @router.get(
+    "/kois/{kepoi_name}/report.pdf",
+    summary="The discovery report of one KOI as a PDF",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/pdf": {}}, "description": "A two-page A4 report"},
+        404: {"description": "Unknown KOI"},
+        **UNAVAILABLE,
+    },
+)
+def koi_report(
+    request: Request,
+    kepoi_name: Annotated[str, Path(max_length=32, examples=["K00752.01"])],
+) -> Response:
+    with _store(request).connect() as conn:
+        try:
+            report = report_data.load(conn, kepoi_name)
+        except report_data.UnknownKoi as exc:
+            raise HTTPException(404, str(exc)) from exc
+    pdf = report_pdf.render(report)  # after the connection is released: drawing takes a second
+    disposition = f'inline; filename="{report_pdf.file_name(report.name)}"'
+    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": disposition})
+
+
+@router.get(
     "/discoveries",
     summary="CANDIDATE KOIs ranked by the champion's P(planet)",
     response_model=Discoveries,
@@ -588,6 +621,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
         warehouse.WarehouseError,
         registry.RegistryError,
         NotReady,
+        report_data.ReportError,
         psycopg.OperationalError,
         psycopg.errors.UndefinedTable,
     ):

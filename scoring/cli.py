@@ -565,6 +565,40 @@ def models() -> None:
     console.print(table)
 
 
+# -- reports ------------------------------------------------------------------------------------
+@app.command()
+def report(
+    kois: Annotated[
+        list[str] | None, typer.Argument(help="KOI names, e.g. K00752.01.", show_default=False)
+    ] = None,
+    top: int = typer.Option(0, min=0, max=500, help="Also the N best-ranked CANDIDATE KOIs."),
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the PDFs (default: $EXOHUNTER_HOME/reports).")
+    ] = None,
+) -> None:
+    """Write a PDF discovery report per KOI: P(planet) and its reasons, the star and the signal,
+    the known population, anomaly and data-quality status, the light curve when there is one."""
+    from scoring import migrate, report_data, report_pdf
+
+    if not kois and not top:
+        raise _fail("name at least one KOI, or use --top N")
+    folder = (out or settings.home() / "reports").resolve()
+    try:
+        with warehouse.connect(warehouse.prepare()) as conn:
+            # Every name is checked before the first PDF is written: a typo makes nothing.
+            names = report_data.resolve(conn, list(kois or []))
+            names += [n for n in report_data.top_candidates(conn, top) if n not in names]
+            if not names:
+                raise _fail("no CANDIDATE KOI is ranked yet: run `exohunter run` first")
+            for name in names:
+                path = report_pdf.write(report_data.load(conn, name), folder)
+                console.print(f"[bold green]wrote[/] {path}")
+    except (warehouse.WarehouseError, migrate.MigrationError, report_data.ReportError) as exc:
+        raise _fail(str(exc)) from exc
+    except OSError as exc:  # an unwritable --out: the reports written before it stay whole
+        raise _fail(f"cannot write the report into {folder}: {exc.strerror or exc}") from exc
+
+
 # -- API ----------------------------------------------------------------------------------------
 @app.command()
 def serve(

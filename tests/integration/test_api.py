@@ -35,6 +35,7 @@ ENDPOINTS = {
     "/health",
     "/models",
     "/kois/{kepoi_name}",
+    "/kois/{kepoi_name}/report.pdf",
     "/discoveries",
     "/score",
     "/api/lightcurves",

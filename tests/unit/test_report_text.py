@@ -1,0 +1,105 @@
+"""The report's words: numbers with units, and a narrative that never lets a CANDIDATE read as a
+discovery (pure functions, on a hand-made report)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from scoring import report_text
+from scoring.report_data import Calibration, KoiReport, QualityRun, Reason
+
+
+def make_report(label: str = "CANDIDATE", **koi: object) -> KoiReport:
+    row = {
+        "kepoi_name": "K01234.01",
+        "kepid": 1234567,
+        "kepler_name": None,
+        "label_disposition": label,
+        "p_planet": 0.9734,
+        "candidate_rank": 12,
+        "planet_radius_earth": 2.31,
+        "radius_class": "sub_neptune",
+        "orbital_period_days": 12.3456,
+        "equilibrium_temp_k": 712.0,
+        "is_in_habitable_zone": False,
+        "load_batch_id": 1,
+        **koi,
+    }
+    return KoiReport(
+        koi=row,
+        reasons=[
+            Reason("planet radius", "Earth radii", 2.31, 0.8),
+            Reason("transit depth", "ppm", 900.0, -0.3),
+        ],
+        metrics={"roc_auc": 0.987},
+        calibration=Calibration(0.97, 0.96, 812),
+        n_candidates=2248,
+        anomaly={"anomaly_rank": 4000, "anomaly_kind": "ordinary", "anomaly_reasons": None},
+        n_anomaly_scored=9564,
+        quality=[QualityRun("raw_koi_batch", "raw", "warnings", 40, 0, 2, ("a", "b"))],
+        population={"label": np.array([]), "period": np.array([]), "radius": np.array([])},
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "digits", "unit", "expected"),
+    [
+        (None, 3, "K", "—"),
+        (math.nan, 3, "", "—"),
+        (5778.0, 4, "K", "5,778 K"),
+        (12.3456789, 6, "d", "12.3457 d"),
+        (0.5, 3, "", "0.500"),
+        (1541400.0, 4, "ppm", "1,541,400 ppm"),
+        (True, 3, "", "yes"),
+    ],
+)
+def test_numbers_read_well(value: object, digits: int, unit: str, expected: str) -> None:
+    assert report_text.number(value, digits, unit) == expected
+
+
+def test_a_candidate_is_never_called_a_discovery() -> None:
+    report = make_report()
+    text = report_text.narrative(report)
+    assert "neither confirmed nor ruled out" in text
+    assert "P(planet) = 0.973, rank 12 of 2,248 candidates" in text
+    assert "A candidate is not a discovery until it is confirmed" in text
+    assert "raised most by its planet radius" in text
+    assert "lowered most by its transit depth" in text
+    assert "2.31 Earth radii (a sub-Neptune) on a 12.35-day orbit" in text
+    assert "Neither anomaly lens finds it unusual." in text
+    assert report_text.status_line(report) == (
+        "Archive disposition: a CANDIDATE — not a confirmed planet"
+    )
+
+
+def test_the_caveat_quotes_the_reliability_bin() -> None:
+    caveat = report_text.calibration_caveat(make_report())
+    assert "Of the 812 labelled KOIs it scored about 0.97, 96% were confirmed planets." in caveat
+    assert "CANDIDATEs were never in training" in caveat
+
+
+def test_confirmed_and_false_positive_keep_the_archive_verdict() -> None:
+    confirmed = report_text.narrative(make_report("CONFIRMED", candidate_rank=None))
+    assert "is a confirmed planet" in confirmed
+    assert "rank" not in confirmed
+    rejected = report_text.narrative(make_report("FALSE POSITIVE", candidate_rank=None))
+    assert "classified as a false positive" in rejected
+    assert "looks planet-like, not that the vetting was wrong" in rejected
+    agreed = report_text.narrative(
+        make_report("FALSE POSITIVE", candidate_rank=None, p_planet=0.01)
+    )
+    assert "The archive's vetting rejected it, and the model agrees." in agreed
+
+
+def test_statuses_in_words() -> None:
+    report = make_report()
+    assert report_text.anomaly_text(report) == (
+        "Ordinary: neither anomaly lens flags it (rank 4,000 of 9,564)."
+    )
+    assert report_text.quality_text(report.quality, 1) == (
+        "Load batch 1: raw load passed with 2 warnings (a, b)."
+    )
+    assert "No data-quality checks" in report_text.quality_text([], 3)
