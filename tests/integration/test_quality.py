@@ -18,7 +18,6 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -26,10 +25,10 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 import yaml
-from psycopg import sql
 from rich.console import Console
 
 from scoring import pipeline, quality, settings, suites, warehouse
+from tests.conftest import database_copy
 
 pytestmark = pytest.mark.integration
 
@@ -56,28 +55,9 @@ def good_warehouse(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[str]:
     """A copy of the scored warehouse, exported as EXOHUNTER_DATABASE_URL: the last good state."""
-    admin = pg_cluster.url(warehouse.ADMIN_ROLE, database="postgres")
-    template = urlsplit(scored_warehouse).path.lstrip("/")
-    name = f"dq_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        # A template must have no other session (a finished test's idle one would do).
-        conn.execute(
-            "select pg_terminate_backend(pid) from pg_stat_activity"
-            " where datname = %s and pid <> pg_backend_pid()",
-            (template,),
-        )
-        conn.execute(
-            sql.SQL("create database {} template {} owner {}").format(
-                sql.Identifier(name), sql.Identifier(template), sql.Identifier(warehouse.APP_ROLE)
-            )
-        )
-    url = pg_cluster.url(database=name)
-    monkeypatch.setenv("EXOHUNTER_DATABASE_URL", url)
-    try:
+    with database_copy(pg_cluster, scored_warehouse, "dq") as url:
+        monkeypatch.setenv("EXOHUNTER_DATABASE_URL", url)
         yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
 
 
 def state(url: str) -> dict[str, tuple[int, str]]:
