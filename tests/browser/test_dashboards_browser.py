@@ -9,24 +9,13 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 import yaml
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from scoring import dashboards, settings
+from tests.browser.conftest import SCREENSHOTS
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-SCREENSHOTS = settings.PROJECT_ROOT / "build" / "screenshots"
 # Tall enough that every chart is on screen: Superset renders charts as they scroll into view.
 VIEWPORT = {"width": 1600, "height": 2600}
 CHART_TIMEOUT_MS = 90_000
@@ -43,14 +32,6 @@ def charts_in_bundle(slug: str) -> list[str]:
                 if isinstance(node, dict) and node.get("type") == "CHART"
             ]
     raise AssertionError(f"no dashboard {slug} in the bundle")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield chromium
-        chromium.close()
 
 
 def log_in(page: Page, base_url: str, password: str) -> None:

@@ -1,7 +1,7 @@
 """The upload web app in a real browser: Debian's Chromium driven by Playwright uploads the
 Kepler-6 light curve through the page and reads the period and P(planet) off the result page,
-then uploads a text file renamed .fits and reads the error. Fixtures live here, not in a shared
-conftest (other browser tests have their own)."""
+then uploads a text file renamed .fits and reads the error. The browser comes from
+tests/browser/conftest.py."""
 
 from __future__ import annotations
 
@@ -14,25 +14,14 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
-from scoring import api, lightcurves, settings
+from scoring import api, lightcurves
+from tests.browser.conftest import SCREENSHOTS
 
 # The first test may build the session's scored warehouse and train the light-curve classifier.
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-SCREENSHOTS = settings.PROJECT_ROOT / "build" / "screenshots"
 KEPLER6 = lightcurves.LIGHTCURVE_DIR / "kplr010874614-2009131105131_llc.fits"
 
 
@@ -62,15 +51,6 @@ def base_url(lightcurve_warehouse: str) -> Iterator[str]:
     yield url
     server.should_exit = True
     thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "Debian's chromium must be installed (.ci/run)"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield chromium
-        chromium.close()
 
 
 def test_upload_kepler6_and_read_period_and_p_planet(browser: Browser, base_url: str) -> None:
