@@ -46,15 +46,9 @@ ENDPOINTS = {
 @pytest.fixture(scope="module")
 def api_url(scored_warehouse: str) -> Iterator[str]:
     """The session's scored warehouse, exported as EXOHUNTER_DATABASE_URL (then restored)."""
-    previous = os.environ.get("EXOHUNTER_DATABASE_URL")
-    os.environ["EXOHUNTER_DATABASE_URL"] = scored_warehouse
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EXOHUNTER_DATABASE_URL", scored_warehouse)
         yield scored_warehouse
-    finally:
-        if previous is None:
-            os.environ.pop("EXOHUNTER_DATABASE_URL", None)
-        else:
-            os.environ["EXOHUNTER_DATABASE_URL"] = previous
 
 
 @pytest.fixture(scope="module")

@@ -90,9 +90,9 @@ def test_down_then_up_again_on_the_existing_install(
     assert not any("db upgrade" in line for line in lines), "upgrade + init only when needed"
 
 
-def test_status_command_reports_the_server(superset: dashboards.ServerStatus) -> None:
-    env = {**os.environ}
-    status = subprocess.run(
+def status_command(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``exohunter dashboards status`` in a child process."""
+    return subprocess.run(
         [sys.executable, "-m", "scoring", "dashboards", "status"],
         env=env,
         capture_output=True,
@@ -100,6 +100,10 @@ def test_status_command_reports_the_server(superset: dashboards.ServerStatus) ->
         timeout=60,
         check=False,
     )
+
+
+def test_status_command_reports_the_server(superset: dashboards.ServerStatus) -> None:
+    status = status_command({**os.environ})
     assert status.returncode == 0, status.stdout + status.stderr
     assert "answers /health" in status.stdout
 
@@ -114,15 +118,7 @@ def test_a_busy_port_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_status_of_a_stopped_superset(tmp_path: Path) -> None:
-    env = {**os.environ, "EXOHUNTER_SUPERSET_HOME": str(tmp_path)}
-    status = subprocess.run(
-        [sys.executable, "-m", "scoring", "dashboards", "status"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    status = status_command({**os.environ, "EXOHUNTER_SUPERSET_HOME": str(tmp_path)})
     assert status.returncode == 3 and "stopped" in status.stdout
 
 

@@ -27,15 +27,9 @@ UNKNOWN = "K99999.99"
 @pytest.fixture(scope="module")
 def url(lightcurve_warehouse: str) -> Iterator[str]:
     """The session's warehouse, exported as EXOHUNTER_DATABASE_URL (then restored)."""
-    previous = os.environ.get("EXOHUNTER_DATABASE_URL")
-    os.environ["EXOHUNTER_DATABASE_URL"] = lightcurve_warehouse
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EXOHUNTER_DATABASE_URL", lightcurve_warehouse)
         yield lightcurve_warehouse
-    finally:
-        if previous is None:
-            os.environ.pop("EXOHUNTER_DATABASE_URL", None)
-        else:
-            os.environ["EXOHUNTER_DATABASE_URL"] = previous
 
 
 def stored_p_planet(url: str) -> dict[str, float]:
