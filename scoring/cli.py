@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from scoring import settings, warehouse
+from scoring import settings
+from scoring.warehouse import server
 
 if TYPE_CHECKING:
-    from scoring.lightcurves import Analysis, Loaded
+    from scoring.lightcurves.store import Analysis, Loaded
 
 app = typer.Typer(
     help="ExoHunter: rank exoplanet signals from NASA Kepler/TESS data.",
@@ -34,17 +35,17 @@ def _fail(message: str) -> typer.Exit:
 @warehouse_app.command("up")
 def warehouse_up() -> None:
     """Start the warehouse (initialising it on first use) and apply pending migrations."""
-    from scoring import migrate
+    from scoring.warehouse import migrate
 
     try:
-        url = warehouse.database_url()
-        with warehouse.connect(url) as conn:
+        url = server.database_url()
+        with server.connect(url) as conn:
             applied = migrate.apply(conn)
-    except (warehouse.WarehouseError, migrate.MigrationError) as exc:
+    except (server.WarehouseError, migrate.MigrationError) as exc:
         raise _fail(str(exc)) from exc
     for migration in applied:
         console.print(f"applied migration {migration.version}_{migration.name}")
-    console.print(f"warehouse ready: {warehouse.mask_password(url)}")
+    console.print(f"warehouse ready: {server.mask_password(url)}")
 
 
 @warehouse_app.command("down")
@@ -54,20 +55,20 @@ def warehouse_down() -> None:
         raise _fail(
             "EXOHUNTER_DATABASE_URL points at an external PostgreSQL; ExoHunter does not stop it"
         )
-    stopped = warehouse.embedded().down()
+    stopped = server.embedded().down()
     console.print("warehouse stopped" if stopped else "warehouse was not running")
 
 
 @warehouse_app.command("status")
 def warehouse_status() -> None:
     """Say whether the warehouse runs, where its data lives and which schema version it has."""
-    from scoring import migrate
+    from scoring.warehouse import migrate
 
     external = settings.external_database_url()
     if external:
-        console.print(f"external warehouse: {warehouse.mask_password(external)}")
+        console.print(f"external warehouse: {server.mask_password(external)}")
     else:
-        status = warehouse.embedded().status()
+        status = server.embedded().status()
         state = (
             "running"
             if status.running
@@ -80,7 +81,7 @@ def warehouse_status() -> None:
         if not status.running:
             raise typer.Exit(code=3)
     try:
-        with warehouse.connect(warehouse.database_url(start=False)) as conn:
+        with server.connect(server.database_url(start=False)) as conn:
             version = conn.execute("show server_version").fetchone()[0]
             done = (
                 {
@@ -92,7 +93,7 @@ def warehouse_status() -> None:
                 if conn.execute("select to_regclass('public.schema_migrations')").fetchone()[0]
                 else set()
             )
-    except warehouse.WarehouseError as exc:
+    except server.WarehouseError as exc:
         raise _fail(str(exc)) from exc
     pending = [m for m in migrate.available() if m.version not in done]
     console.print(f"  server:         PostgreSQL {version}")
@@ -110,30 +111,27 @@ def warehouse_url(
     ),
 ) -> None:
     """Print the warehouse connection URL (for psql, dbt or a BI tool)."""
-    from scoring import migrate
+    from scoring.warehouse import migrate
 
     try:
-        if reader:
-            # The role exists once the migrations ran; its password is set in the server.
-            url = warehouse.reader_url(warehouse.prepare())
-        else:
-            url = warehouse.database_url(start=False)
-    except (warehouse.WarehouseError, migrate.MigrationError) as exc:
+        # The reader role exists once the migrations ran; its password is set in the server.
+        url = server.reader_url(server.prepare()) if reader else server.database_url(start=False)
+    except (server.WarehouseError, migrate.MigrationError) as exc:
         raise _fail(str(exc)) from exc
-    print(url if show_password else warehouse.mask_password(url))
+    print(url if show_password else server.mask_password(url))
 
 
 def _run_dbt(args: list[str]) -> None:
-    from scoring import migrate, transform
+    from scoring.warehouse import dbt_runner, migrate
 
     try:
-        url = warehouse.prepare()
+        url = server.prepare()
         if args[:1] in (["build"], ["run"], ["test"]):
-            with transform.dbt_progress(console, f"dbt {args[0]}") as on_line:
-                transform.run_dbt(args, url, on_line=on_line)
+            with dbt_runner.dbt_progress(console, f"dbt {args[0]}") as on_line:
+                dbt_runner.run_dbt(args, url, on_line=on_line)
         else:
-            transform.run_dbt(args, url, on_line=lambda line: console.print(line, markup=False))
-    except (warehouse.WarehouseError, migrate.MigrationError, transform.TransformError) as exc:
+            dbt_runner.run_dbt(args, url, on_line=lambda line: console.print(line, markup=False))
+    except (server.WarehouseError, migrate.MigrationError, dbt_runner.TransformError) as exc:
         raise _fail(str(exc)) from exc
 
 
@@ -157,24 +155,19 @@ def run(
 ) -> None:
     """The whole pipeline: warehouse → ingest → checks → dbt build → checks → train → score →
     checks → anomalies → checks → light curves → marts."""
-    from scoring import dashboards as superset
-    from scoring import (
-        detect,
-        ingest,
-        lightcurve_io,
-        lightcurve_model,
-        migrate,
-        pipeline,
-        predict,
-        quality,
-        registry,
-        transform,
-        transit_search,
-    )
+    from scoring import pipeline
+    from scoring.anomalies import detect
+    from scoring.classifier import predict
+    from scoring.dashboards import service as superset
+    from scoring.ingest import loader
+    from scoring.lightcurves import model, readers, search
+    from scoring.ml import registry
+    from scoring.quality import gates
+    from scoring.warehouse import dbt_runner, migrate
 
     # Ctrl-C stops what this command started; a warehouse that already ran keeps running.
     started_warehouse = not settings.external_database_url() and not (
-        warehouse.embedded().status().running
+        server.embedded().status().running
     )
     try:
         report = pipeline.run(console)
@@ -182,24 +175,24 @@ def run(
             with superset.served(report.url, superset.DEFAULT_PORT, console.print):
                 superset.wait_until_interrupted(console.print)
     except (
-        lightcurve_io.LightCurveError,
-        lightcurve_model.LightCurveModelError,
-        transit_search.SearchError,
-        warehouse.WarehouseError,
+        readers.LightCurveError,
+        model.LightCurveModelError,
+        search.SearchError,
+        server.WarehouseError,
         migrate.MigrationError,
-        ingest.IngestError,
-        transform.TransformError,
+        loader.IngestError,
+        dbt_runner.TransformError,
         registry.RegistryError,
         predict.ScoringError,
         detect.DetectError,
         superset.DashboardsError,
-        quality.QualityError,
-        quality.QualityGateError,
+        gates.QualityError,
+        gates.QualityGateError,
     ) as exc:
         raise _fail(str(exc)) from exc
     finally:
         if dashboards and started_warehouse:
-            warehouse.embedded().down()
+            server.embedded().down()
             console.print("warehouse stopped (the data stays)")
 
 
@@ -224,13 +217,14 @@ def check(
     Reports only: a failure changes no batch's status (the gates of `exohunter run` do). Exits
     with 1 when a critical expectation fails.
     """
-    from scoring import migrate, quality, transform
+    from scoring.quality import gates
+    from scoring.warehouse import dbt_runner, migrate
 
-    if stage is not None and stage not in quality.STAGES:
-        raise _fail(f"unknown stage {stage!r}: choose one of {', '.join(quality.STAGES)}")
+    if stage is not None and stage not in gates.STAGES:
+        raise _fail(f"unknown stage {stage!r}: choose one of {', '.join(gates.STAGES)}")
     try:
-        url = warehouse.prepare()
-        report = quality.check(
+        url = server.prepare()
+        report = gates.check(
             url,
             [stage] if stage else None,
             batch_id=batch,
@@ -238,13 +232,13 @@ def check(
             console=console,
         )
         if report.runs:
-            with transform.dbt_progress(console, "dbt build (data-quality marts)") as on_line:
-                transform.run_dbt(["build", "--select", "tag:dq"], url, on_line=on_line)
+            with dbt_runner.dbt_progress(console, "dbt build (data-quality marts)") as on_line:
+                dbt_runner.run_dbt(["build", "--select", "tag:dq"], url, on_line=on_line)
     except (
-        warehouse.WarehouseError,
+        server.WarehouseError,
         migrate.MigrationError,
-        quality.QualityError,
-        transform.TransformError,
+        gates.QualityError,
+        dbt_runner.TransformError,
     ) as exc:
         raise _fail(str(exc)) from exc
     for reason in report.skipped:
@@ -277,14 +271,15 @@ def ingest_koi(
     ),
 ) -> None:
     """Load a KOI cumulative table export into raw.koi_cumulative as one load batch."""
-    from scoring import archive, ingest, migrate
+    from scoring.ingest import archive, loader
+    from scoring.warehouse import migrate
 
     if from_archive == (path_or_url is not None):
         raise _fail("give either PATH_OR_URL or --from-archive (one of the two)")
     source = archive.TAP_CUMULATIVE_URL if from_archive else str(path_or_url)
     try:
-        result = ingest.ingest_koi(source, console=console)
-    except (ingest.IngestError, warehouse.WarehouseError, migrate.MigrationError) as exc:
+        result = loader.ingest_koi(source, console=console)
+    except (loader.IngestError, server.WarehouseError, migrate.MigrationError) as exc:
         raise _fail(str(exc)) from exc
     if result.already_loaded:
         console.print(result.summary())
@@ -317,30 +312,27 @@ def ingest_lightcurve(
     analyse: bool = typer.Option(True, help="Search and score what was loaded."),
 ) -> None:
     """Load light curves into raw (idempotent by sha256), then search and score them."""
-    from scoring import lightcurve_io, lightcurves, migrate, transit_search
+    from scoring.lightcurves import readers, search, store
+    from scoring.warehouse import migrate
 
     try:
-        with warehouse.connect(warehouse.prepare(), autocommit=True) as conn:
+        with server.connect(server.prepare(), autocommit=True) as conn:
             for path in files:
-                data = lightcurve_io.read_file(path)
-                star = lightcurves.StarInput(star_id=star_id)
+                data = readers.read_file(path)
+                star = store.StarInput(star_id=star_id)
                 if analyse:
-                    done = lightcurves.load_and_analyse(
-                        conn, data, str(path), "cli", star, time_system
-                    )
+                    done = store.load_and_analyse(conn, data, str(path), "cli", star, time_system)
                 else:
                     done = [
                         (item, None)
-                        for item in lightcurves.load(
-                            conn, data, str(path), "cli", star, time_system
-                        )
+                        for item in store.load(conn, data, str(path), "cli", star, time_system)
                     ]
                 for item, analysis in done:
                     _report_loaded(path, item, analysis)
     except (
-        lightcurve_io.LightCurveError,
-        transit_search.SearchError,
-        warehouse.WarehouseError,
+        readers.LightCurveError,
+        search.SearchError,
+        server.WarehouseError,
         migrate.MigrationError,
     ) as exc:
         raise _fail(str(exc)) from exc
@@ -394,15 +386,16 @@ def lightcurves_train(
     force: bool = typer.Option(False, help="Retrain even if this exists."),
 ) -> None:
     """Train the light-curve P(planet) model on the KOI table (grouped nested CV), register it."""
-    from scoring import lightcurve_model, registry
+    from scoring.lightcurves import model
+    from scoring.ml import registry
 
     try:
-        with warehouse.connect(warehouse.prepare(), autocommit=True) as conn:
-            result = lightcurve_model.train(conn, console, force=force)
+        with server.connect(server.prepare(), autocommit=True) as conn:
+            result = model.train(conn, console, force=force)
     except (
-        warehouse.WarehouseError,
+        server.WarehouseError,
         registry.RegistryError,
-        lightcurve_model.LightCurveModelError,
+        model.LightCurveModelError,
     ) as exc:
         raise _fail(str(exc)) from exc
     if not result.created:
@@ -418,19 +411,19 @@ def lightcurves_analyse(
     every: bool = typer.Option(False, "--all", help="Re-analyse every upload, not only pending."),
 ) -> None:
     """Search and score the uploads not yet analysed by this search and model version."""
-    from scoring import lightcurves
+    from scoring.lightcurves import store
 
     try:
-        with warehouse.connect(warehouse.prepare(), autocommit=True) as conn:
+        with server.connect(server.prepare(), autocommit=True) as conn:
             ids = (
                 [r[0] for r in conn.execute("select upload_id from raw.lightcurve_uploads")]
                 if every
-                else lightcurves.pending(conn)
+                else store.pending(conn)
             )
             for upload_id in ids:
                 console.print(f"upload {upload_id}:")
-                _print_analysis(lightcurves.analyse(conn, upload_id))
-    except warehouse.WarehouseError as exc:
+                _print_analysis(store.analyse(conn, upload_id))
+    except server.WarehouseError as exc:
         raise _fail(str(exc)) from exc
     console.print(f"{len(ids)} upload(s) analysed")
 
@@ -440,12 +433,12 @@ def lightcurves_ranking(limit: int = typer.Option(10, help="Rows to show.")) -> 
     """Light curves by anomaly score, and the margin of the first star over the second."""
     from rich.table import Table
 
-    from scoring import lightcurves
+    from scoring.lightcurves import store
 
     try:
-        with warehouse.connect(warehouse.prepare()) as conn:
-            rows = sorted(lightcurves.anomaly_ranking(conn), key=lambda r: -r["anomaly_score"])
-    except warehouse.WarehouseError as exc:
+        with server.connect(server.prepare()) as conn:
+            rows = sorted(store.anomaly_ranking(conn), key=lambda r: -r["anomaly_score"])
+    except server.WarehouseError as exc:
         raise _fail(str(exc)) from exc
     table = Table("rank", "score", "target", "file", "why")
     for rank, row in enumerate(rows[:limit], 1):
@@ -457,7 +450,7 @@ def lightcurves_ranking(limit: int = typer.Option(10, help="Rows to show.")) -> 
             "; ".join(row["anomaly_reasons"][:2]),
         )
     console.print(table)
-    first, margin = lightcurves.star_margin(rows)
+    first, margin = store.star_margin(rows)
     if first is not None:
         console.print(f"most anomalous star: {first}, ahead of the next star by {margin:.3f}")
 
@@ -467,7 +460,7 @@ def bench(
     scale_rows: int = typer.Option(1_000_000, help="Rows of the synthetic scale case."),
 ) -> None:
     """Benchmarks, as ratios against baselines measured in the same run (scratch databases)."""
-    from scoring import bench as benchmarks
+    from scoring.bench import runner as benchmarks
 
     benchmarks.run_all(scale_rows=scale_rows)
 
@@ -479,12 +472,13 @@ def train(
     promote: bool = typer.Option(True, help="Make the new model the champion."),
 ) -> None:
     """Evaluate the candidates (grouped nested CV), fit and register the KOI classifier."""
-    from scoring import registry, training
+    from scoring.classifier import training
+    from scoring.ml import registry
 
     try:
-        with warehouse.connect(warehouse.prepare(), autocommit=True) as conn:
+        with server.connect(server.prepare(), autocommit=True) as conn:
             result = training.train(conn, console, force=force, promote=promote)
-    except (warehouse.WarehouseError, registry.RegistryError) as exc:
+    except (server.WarehouseError, registry.RegistryError) as exc:
         raise _fail(str(exc)) from exc
     if result.created:
         xgb = result.evaluation("p_planet", "xgboost")
@@ -500,12 +494,13 @@ def score(
     model: str = typer.Option(None, help="Model version (default: the champion)."),
 ) -> None:
     """Score every KOI of the latest batch; write predictions and explanations to ml."""
-    from scoring import predict, registry
+    from scoring.classifier import predict
+    from scoring.ml import registry
 
     try:
-        with warehouse.connect(warehouse.prepare(), autocommit=True) as conn:
+        with server.connect(server.prepare(), autocommit=True) as conn:
             result = predict.score(conn, model)
-    except (warehouse.WarehouseError, registry.RegistryError, predict.ScoringError) as exc:
+    except (server.WarehouseError, registry.RegistryError, predict.ScoringError) as exc:
         raise _fail(str(exc)) from exc
     console.print(result.summary())
 
@@ -516,12 +511,12 @@ def anomalies(
     force: bool = typer.Option(False, help="Refit even if this version scored this batch."),
 ) -> None:
     """Flag unusual KOIs: the PyOD ensemble and the Bayesian outlier model, validated, into ml."""
-    from scoring import detect
+    from scoring.anomalies import detect
 
     try:
-        with warehouse.connect(warehouse.prepare(), autocommit=True) as conn:
+        with server.connect(server.prepare(), autocommit=True) as conn:
             result = detect.detect(conn, console, budget=budget, force=force)
-    except (warehouse.WarehouseError, detect.DetectError) as exc:
+    except (server.WarehouseError, detect.DetectError) as exc:
         raise _fail(str(exc)) from exc
     console.print(result.summary())
     if result.card_path:
@@ -534,7 +529,7 @@ def models() -> None:
     from rich.table import Table
 
     try:
-        with warehouse.connect(warehouse.prepare()) as conn:
+        with server.connect(server.prepare()) as conn:
             rows = conn.execute("""
                 select r.model_version, r.task, r.algorithm, r.training_load_batch_id,
                        r.is_champion, r.created_at,
@@ -546,7 +541,7 @@ def models() -> None:
                     and m.estimator = 'xgboost'
                 group by r.model_version
                 order by r.created_at""").fetchall()
-    except warehouse.WarehouseError as exc:
+    except server.WarehouseError as exc:
         raise _fail(str(exc)) from exc
     table = Table(
         "version", "task", "algorithm", "batch", "champion", "created", "ROC AUC", "recall @ P≥0.90"
@@ -578,22 +573,23 @@ def report(
 ) -> None:
     """Write a PDF discovery report per KOI: P(planet) and its reasons, the star and the signal,
     the known population, anomaly and data-quality status, the light curve when there is one."""
-    from scoring import migrate, report_data, report_pdf
+    from scoring.reports import content, pdf
+    from scoring.warehouse import migrate
 
     if not kois and not top:
         raise _fail("name at least one KOI, or use --top N")
     folder = (out or settings.home() / "reports").resolve()
     try:
-        with warehouse.connect(warehouse.prepare()) as conn:
+        with server.connect(server.prepare()) as conn:
             # Every name is checked before the first PDF is written: a typo makes nothing.
-            names = report_data.resolve(conn, list(kois or []))
-            names += [n for n in report_data.top_candidates(conn, top) if n not in names]
+            names = content.resolve(conn, list(kois or []))
+            names += [n for n in content.top_candidates(conn, top) if n not in names]
             if not names:
                 raise _fail("no CANDIDATE KOI is ranked yet: run `exohunter run` first")
             for name in names:
-                path = report_pdf.write(report_data.load(conn, name), folder)
+                path = pdf.write(content.load(conn, name), folder)
                 console.print(f"[bold green]wrote[/] {path}")
-    except (warehouse.WarehouseError, migrate.MigrationError, report_data.ReportError) as exc:
+    except (server.WarehouseError, migrate.MigrationError, content.ReportError) as exc:
         raise _fail(str(exc)) from exc
     except OSError as exc:  # an unwritable --out: the reports written before it stay whole
         raise _fail(f"cannot write the report into {folder}: {exc.strerror or exc}") from exc
@@ -608,11 +604,11 @@ def serve(
     """Serve the scoring API (predictions, discoveries, live scoring); docs at /docs."""
     import uvicorn
 
-    from scoring import api
+    from scoring.web import api
 
     try:
-        warehouse.database_url()  # starts the embedded warehouse; an external one is left alone
-    except warehouse.WarehouseError as exc:
+        server.database_url()  # starts the embedded warehouse; an external one is left alone
+    except server.WarehouseError as exc:
         raise _fail(str(exc)) from exc
     console.print(f"ExoHunter API on http://{host}:{port} (docs: http://{host}:{port}/docs)")
     uvicorn.run(api.create_app(), host=host, port=port)
@@ -631,28 +627,29 @@ def dashboards_up(
     port: int = typer.Option(8088, help="TCP port on 127.0.0.1."),
 ) -> None:
     """Install Superset if missing, bootstrap it, import the dashboards and serve them."""
-    from scoring import dashboards, migrate
+    from scoring.dashboards import service
+    from scoring.warehouse import migrate
 
     try:
-        dashboards.up(warehouse.prepare(), port, console.print)
-    except (warehouse.WarehouseError, migrate.MigrationError, dashboards.DashboardsError) as exc:
+        service.up(server.prepare(), port, console.print)
+    except (server.WarehouseError, migrate.MigrationError, service.DashboardsError) as exc:
         raise _fail(str(exc)) from exc
 
 
 @dashboards_app.command("down")
 def dashboards_down() -> None:
     """Stop Superset (its metadata and the warehouse stay)."""
-    from scoring import dashboards
+    from scoring.dashboards import service
 
-    console.print("Superset stopped" if dashboards.stop() else "Superset was not running")
+    console.print("Superset stopped" if service.stop() else "Superset was not running")
 
 
 @dashboards_app.command("status")
 def dashboards_status() -> None:
     """Say whether Superset runs and answers /health."""
-    from scoring import dashboards
+    from scoring.dashboards import service
 
-    status = dashboards.status()
+    status = service.status()
     if not status.running:
         console.print("Superset: stopped")
         raise typer.Exit(code=3)
@@ -670,10 +667,10 @@ def dashboards_export(
     ),
 ) -> None:
     """Export the dashboards as Superset holds them now (after editing them in the UI)."""
-    from scoring import dashboards
+    from scoring.dashboards import service
 
-    folder = Path(target).resolve() if target else dashboards.ASSETS_DIR
+    folder = Path(target).resolve() if target else service.ASSETS_DIR
     try:
-        dashboards.export(folder, console.print)
-    except dashboards.DashboardsError as exc:
+        service.export(folder, console.print)
+    except service.DashboardsError as exc:
         raise _fail(str(exc)) from exc

@@ -8,9 +8,9 @@ batch, every upload not yet analysed searched and scored) → dbt build of the m
 scores and the data-quality results (tags ``scored``, ``dq``). ``exohunter run --dashboards``
 then serves Superset.
 
-The checks are gates (:mod:`scoring.quality`): a critical failure stops the run before anything
-downstream changes — the failed batch is marked in ``raw``, the marts keep the last good batch,
-the failure is recorded in ``dq`` and shown by ``marts.fct_data_quality``.
+The checks are gates (:mod:`scoring.quality.gates`): a critical failure stops the run before
+anything downstream changes — the failed batch is marked in ``raw``, the marts keep the last good
+batch, the failure is recorded in ``dq`` and shown by ``marts.fct_data_quality``.
 """
 
 from __future__ import annotations
@@ -25,17 +25,13 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from scoring import (
-    detect,
-    ingest,
-    predict,
-    quality,
-    registry,
-    settings,
-    training,
-    transform,
-    warehouse,
-)
+from scoring import settings
+from scoring.anomalies import detect
+from scoring.classifier import predict, training
+from scoring.ingest import loader
+from scoring.ml import registry
+from scoring.quality import gates
+from scoring.warehouse import dbt_runner, server
 
 # Tables the summary counts, in pipeline order.
 SUMMARY_TABLES = (
@@ -79,18 +75,18 @@ def needs_training(conn: psycopg.Connection) -> bool:
 def lightcurve_stage(conn: psycopg.Connection, console: Console) -> None:
     """Load the shipped light curves, train the light-curve classifier (once per KOI batch and
     configuration), analyse every upload not yet analysed by this search and model."""
-    from scoring import lightcurve_model, lightcurves
+    from scoring.lightcurves import model, store
 
-    new = [item for item in lightcurves.load_shipped(conn) if item.upload_id is not None]
+    new = [item for item in store.load_shipped(conn) if item.upload_id is not None]
     console.print(f"shipped light curves: {len(new)} new")
-    trained = lightcurve_model.train(conn, console)
+    trained = model.train(conn, console)
     console.print(
         f"light-curve classifier {trained.model_version}"
         + ("" if trained.created else " (already trained)")
     )
-    pending = lightcurves.pending(conn)
+    pending = store.pending(conn)
     for upload_id in pending:
-        lightcurves.analyse(conn, upload_id)
+        store.analyse(conn, upload_id)
     console.print(f"light curves analysed: {len(pending)}")
 
 
@@ -98,7 +94,7 @@ def lightcurve_stage(conn: psycopg.Connection, console: Console) -> None:
 class RunReport:
     url: str
     timings: dict[str, float] = field(default_factory=dict)
-    ingest: ingest.LoadResult | None = None
+    ingest: loader.LoadResult | None = None
     scoring: predict.ScoreResult | None = None
     anomalies: detect.DetectResult | None = None
     row_counts: dict[str, int] = field(default_factory=dict)
@@ -113,8 +109,8 @@ def _stage(report: RunReport, name: str, console: Console) -> Iterator[None]:
 
 
 def _dbt_stage(report: RunReport, name: str, args: list[str], console: Console) -> None:
-    with _stage(report, name, console), transform.dbt_progress(console, "dbt build") as on_line:
-        transform.run_dbt(args, report.url, on_line=on_line)
+    with _stage(report, name, console), dbt_runner.dbt_progress(console, "dbt build") as on_line:
+        dbt_runner.run_dbt(args, report.url, on_line=on_line)
 
 
 def _gate(
@@ -131,8 +127,8 @@ def _gate(
     the last good batch), rebuild the data-quality marts so the failure shows, then stop."""
     try:
         with _stage(report, name, console):
-            quality.gate(report.url, stage, console, batch_id=batch_id, model_version=model_version)
-    except quality.QualityGateError:
+            gates.gate(report.url, stage, console, batch_id=batch_id, model_version=model_version)
+    except gates.QualityGateError:
         if restore:
             _dbt_stage(report, "restore the marts", restore, console)
         _dbt_stage(report, "data-quality marts", ["build", "--select", "tag:dq"], console)
@@ -141,7 +137,7 @@ def _gate(
 
 def count_rows(url: str) -> dict[str, int]:
     counts = {}
-    with warehouse.connect(url) as conn:
+    with server.connect(url) as conn:
         for table in SUMMARY_TABLES:
             if conn.execute("select to_regclass(%s)", (table,)).fetchone()[0] is None:
                 continue
@@ -152,19 +148,19 @@ def count_rows(url: str) -> dict[str, int]:
 def run(console: Console, koi_file: Path = settings.SHIPPED_KOI_FILE) -> RunReport:
     report = RunReport(url="")
     with _stage(report, "warehouse", console):
-        report.url = warehouse.prepare()
-        console.print(f"warehouse: {warehouse.mask_password(report.url)}")
+        report.url = server.prepare()
+        console.print(f"warehouse: {server.mask_password(report.url)}")
     with _stage(report, "ingest", console):
-        report.ingest = ingest.ingest_koi(koi_file, url=report.url, console=console)
+        report.ingest = loader.ingest_koi(koi_file, url=report.url, console=console)
     _gate(report, "raw checks", console, "raw", batch_id=report.ingest.batch_id)
     _dbt_stage(report, "transform", BEFORE_SCORING, console)
     _gate(report, "feature checks", console, "features", restore=BEFORE_SCORING)
-    with _stage(report, "train", console), warehouse.connect(report.url, autocommit=True) as conn:
+    with _stage(report, "train", console), server.connect(report.url, autocommit=True) as conn:
         if needs_training(conn):
             training.train(conn, console)
         else:
             console.print("the champion was trained on this batch: no training needed")
-    with _stage(report, "score", console), warehouse.connect(report.url, autocommit=True) as conn:
+    with _stage(report, "score", console), server.connect(report.url, autocommit=True) as conn:
         report.scoring = predict.score(conn)
         console.print(report.scoring.summary())
     _gate(
@@ -177,7 +173,7 @@ def run(console: Console, koi_file: Path = settings.SHIPPED_KOI_FILE) -> RunRepo
     )
     with (
         _stage(report, "anomalies", console),
-        warehouse.connect(report.url, autocommit=True) as conn,
+        server.connect(report.url, autocommit=True) as conn,
     ):
         report.anomalies = detect.detect(conn, console)
         console.print(report.anomalies.summary())
@@ -191,7 +187,7 @@ def run(console: Console, koi_file: Path = settings.SHIPPED_KOI_FILE) -> RunRepo
     )
     with (
         _stage(report, "light curves", console),
-        warehouse.connect(report.url, autocommit=True) as conn,
+        server.connect(report.url, autocommit=True) as conn,
     ):
         lightcurve_stage(conn, console)
     _dbt_stage(report, "marts over the scores and checks", AFTER_SCORING, console)
@@ -215,6 +211,6 @@ def print_summary(report: RunReport, console: Console) -> None:
         "\nWhere to look:\n"
         '  psql "$(exohunter warehouse url --show-password)"   (schemas raw, staging, marts)\n'
         "  select * from marts.fct_discoveries order by candidate_rank limit 10;\n"
-        f"  {quality.data_docs_index()}   (Data Docs: what the data-quality checks found)\n"
+        f"  {gates.data_docs_index()}   (Data Docs: what the data-quality checks found)\n"
         "  exohunter dbt docs generate && exohunter dbt docs serve   (lineage, column units)"
     )

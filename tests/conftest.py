@@ -16,8 +16,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from scoring import dashboards, settings, warehouse
-from scoring.superset_api import SupersetClient
+from scoring import settings
+from scoring.dashboards import service
+from scoring.dashboards.client import SupersetClient
+from scoring.warehouse import server
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -35,8 +37,8 @@ def exohunter_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def pg_cluster(exohunter_home: Path) -> Iterator[warehouse.PostgresCluster]:
-    cluster = warehouse.embedded()
+def pg_cluster(exohunter_home: Path) -> Iterator[server.PostgresCluster]:
+    cluster = server.embedded()
     cluster.up()
     yield cluster
     cluster.down()
@@ -47,7 +49,7 @@ PG15_BIN = Path("/usr/lib/postgresql/15/bin")
 
 @pytest.fixture
 def database_url(
-    pg_cluster: warehouse.PostgresCluster, monkeypatch: pytest.MonkeyPatch
+    pg_cluster: server.PostgresCluster, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
     """A new, migrated database, exported as EXOHUNTER_DATABASE_URL for the code under test."""
     with pg_cluster.scratch_database("test") as url:
@@ -56,10 +58,10 @@ def database_url(
 
 
 @pytest.fixture(scope="session")
-def pg15_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[warehouse.PostgresCluster]:
+def pg15_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[server.PostgresCluster]:
     """Debian's PostgreSQL 15, started separately: "someone else's" server."""
     assert (PG15_BIN / "initdb").exists(), "Debian's postgresql-15 must be installed (.ci/run)"
-    cluster = warehouse.PostgresCluster(
+    cluster = server.PostgresCluster(
         tmp_path_factory.mktemp("pg15"), bin_dir=PG15_BIN, admin_password="pg15-admin"
     )
     cluster.up()
@@ -68,7 +70,7 @@ def pg15_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[warehouse
 
 
 @pytest.fixture
-def pg15_database_url(pg15_cluster: warehouse.PostgresCluster) -> Iterator[str]:
+def pg15_database_url(pg15_cluster: server.PostgresCluster) -> Iterator[str]:
     with pg15_cluster.scratch_database("test") as url:
         yield url
 
@@ -86,33 +88,36 @@ def shipped_koi_file() -> Path:
 
 
 @pytest.fixture(scope="session")
-def scored_warehouse(pg_cluster: warehouse.PostgresCluster) -> Iterator[str]:
+def scored_warehouse(pg_cluster: server.PostgresCluster) -> Iterator[str]:
     """One database with the shipped snapshot ingested, dbt built, the classifier trained, every
     KOI scored and the anomaly lenses fitted — built once per session (a few minutes)."""
     from rich.console import Console
 
-    from scoring import detect, ingest, predict, training, transform
+    from scoring.anomalies import detect
+    from scoring.classifier import predict, training
+    from scoring.ingest import loader
+    from scoring.warehouse import dbt_runner
 
     with pg_cluster.scratch_database("scored") as url:
         with psycopg.connect(url, autocommit=True) as conn:
-            ingest.load_koi_file(conn, settings.SHIPPED_KOI_FILE)
+            loader.load_koi_file(conn, settings.SHIPPED_KOI_FILE)
         lines: list[str] = []
         try:
-            transform.run_dbt(["build", "--exclude", "tag:scored"], url, on_line=lines.append)
+            dbt_runner.run_dbt(["build", "--exclude", "tag:scored"], url, on_line=lines.append)
             with psycopg.connect(url, autocommit=True) as conn:
                 training.train(conn, Console(quiet=True))
                 predict.score(conn)
                 detect.detect(conn, Console(quiet=True))
-            transform.run_dbt(["build", "--select", "tag:scored"], url, on_line=lines.append)
-        except transform.TransformError as exc:
+            dbt_runner.run_dbt(["build", "--select", "tag:scored"], url, on_line=lines.append)
+        except dbt_runner.TransformError as exc:
             raise AssertionError("\n".join(lines[-40:])) from exc
         yield url
 
 
 @contextlib.contextmanager
-def database_copy(cluster: warehouse.PostgresCluster, url: str, prefix: str) -> Iterator[str]:
+def database_copy(cluster: server.PostgresCluster, url: str, prefix: str) -> Iterator[str]:
     """A copy of the database of ``url`` (CREATE DATABASE … TEMPLATE), dropped afterwards."""
-    admin = cluster.url(warehouse.ADMIN_ROLE, database="postgres")
+    admin = cluster.url(server.ADMIN_ROLE, database="postgres")
     template = urlsplit(url).path.lstrip("/")
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(admin, autocommit=True) as conn:
@@ -124,7 +129,7 @@ def database_copy(cluster: warehouse.PostgresCluster, url: str, prefix: str) -> 
         )
         conn.execute(
             sql.SQL("create database {} template {} owner {}").format(
-                sql.Identifier(name), sql.Identifier(template), sql.Identifier(warehouse.APP_ROLE)
+                sql.Identifier(name), sql.Identifier(template), sql.Identifier(server.APP_ROLE)
             )
         )
     try:
@@ -136,43 +141,44 @@ def database_copy(cluster: warehouse.PostgresCluster, url: str, prefix: str) -> 
 
 @pytest.fixture(scope="session")
 def dashboard_warehouse(
-    pg_cluster: warehouse.PostgresCluster, lightcurve_warehouse: str
+    pg_cluster: server.PostgresCluster, lightcurve_warehouse: str
 ) -> Iterator[str]:
     """What the four dashboards show: the scored warehouse with the shipped light curves analysed
     (Discoveries' "Uploads") and one data-quality check of every stage recorded and built into
     marts.fct_data_quality (Data quality). A copy, so that the shared scored warehouse keeps no
     check runs (the data-quality tests count theirs)."""
-    from scoring import quality, transform
+    from scoring.quality import gates
+    from scoring.warehouse import dbt_runner
 
     with database_copy(pg_cluster, lightcurve_warehouse, "dashboards") as url:
-        report = quality.check(url)
+        report = gates.check(url)
         assert report.critical_success, [run.target.suite_name for run in report.runs]
         lines: list[str] = []
         try:
-            transform.run_dbt(["build", "--select", "tag:dq"], url, on_line=lines.append)
-        except transform.TransformError as exc:
+            dbt_runner.run_dbt(["build", "--select", "tag:dq"], url, on_line=lines.append)
+        except dbt_runner.TransformError as exc:
             raise AssertionError("\n".join(lines[-40:])) from exc
         yield url
 
 
 @pytest.fixture(scope="session")
-def superset(dashboard_warehouse: str) -> Iterator[dashboards.ServerStatus]:
+def superset(dashboard_warehouse: str) -> Iterator[service.ServerStatus]:
     """Superset bootstrapped from the committed bundle on the dashboards' warehouse (read-only
     role), served on a free port for the session, stopped afterwards."""
     with socket.socket() as sock:
-        sock.bind((dashboards.HOST, 0))
+        sock.bind((service.HOST, 0))
         port = sock.getsockname()[1]
     started = time.perf_counter()
-    server = dashboards.up(dashboard_warehouse, port, print)
+    server = service.up(dashboard_warehouse, port, print)
     print(f"Superset bootstrapped and serving in {time.perf_counter() - started:.1f} s")
     yield server
-    dashboards.stop()
+    service.stop()
 
 
 @pytest.fixture(scope="session")
-def superset_client(superset: dashboards.ServerStatus) -> SupersetClient:
+def superset_client(superset: service.ServerStatus) -> SupersetClient:
     return SupersetClient(
-        superset.url, dashboards.ADMIN_USERNAME, settings.secret("superset_admin_password")
+        superset.url, service.ADMIN_USERNAME, settings.secret("superset_admin_password")
     )
 
 

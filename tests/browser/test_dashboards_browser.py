@@ -11,7 +11,8 @@ import pytest
 import yaml
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
-from scoring import dashboards, settings
+from scoring import settings
+from scoring.dashboards import service
 from tests.browser.conftest import SCREENSHOTS
 
 pytestmark = pytest.mark.browser
@@ -23,7 +24,7 @@ KOI_NAME = re.compile(r"^K\d{5}\.\d{2}$")
 
 
 def charts_in_bundle(slug: str) -> list[str]:
-    for path in (dashboards.ASSETS_DIR / "dashboards").glob("*.yaml"):
+    for path in (service.ASSETS_DIR / "dashboards").glob("*.yaml"):
         config = yaml.safe_load(path.read_text(encoding="utf-8"))
         if config["slug"] == slug:
             return [
@@ -36,13 +37,13 @@ def charts_in_bundle(slug: str) -> list[str]:
 
 def log_in(page: Page, base_url: str, password: str) -> None:
     page.goto(f"{base_url}/login/")
-    page.fill("input#username", dashboards.ADMIN_USERNAME)
+    page.fill("input#username", service.ADMIN_USERNAME)
     page.fill("input#password", password)
     page.press("input#password", "Enter")
 
 
 @pytest.fixture(scope="module")
-def session(browser: Browser, superset: dashboards.ServerStatus) -> Iterator[BrowserContext]:
+def session(browser: Browser, superset: service.ServerStatus) -> Iterator[BrowserContext]:
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     log_in(page, superset.url, settings.secret("superset_admin_password"))
@@ -89,9 +90,7 @@ def screenshot(page: Page, slug: str) -> None:
     print(f"screenshot: {SCREENSHOTS / f'{slug}.png'}")
 
 
-def test_anonymous_visit_is_sent_to_login(
-    browser: Browser, superset: dashboards.ServerStatus
-) -> None:
+def test_anonymous_visit_is_sent_to_login(browser: Browser, superset: service.ServerStatus) -> None:
     page = browser.new_page()
     page.goto(f"{superset.url}/superset/dashboard/discoveries/")
     expect(page).to_have_url(re.compile(r"/login/"))
@@ -99,7 +98,7 @@ def test_anonymous_visit_is_sent_to_login(
     page.close()
 
 
-def test_wrong_password_is_refused(browser: Browser, superset: dashboards.ServerStatus) -> None:
+def test_wrong_password_is_refused(browser: Browser, superset: service.ServerStatus) -> None:
     context = browser.new_context()
     page = context.new_page()
     log_in(page, superset.url, "not-the-password")
@@ -111,9 +110,9 @@ def test_wrong_password_is_refused(browser: Browser, superset: dashboards.Server
     context.close()
 
 
-@pytest.mark.parametrize("slug", sorted(dashboards.DASHBOARDS))
+@pytest.mark.parametrize("slug", sorted(service.DASHBOARDS))
 def test_every_chart_renders_data(
-    session: BrowserContext, superset: dashboards.ServerStatus, slug: str
+    session: BrowserContext, superset: service.ServerStatus, slug: str
 ) -> None:
     page = open_dashboard(session, superset.url, slug)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -136,7 +135,7 @@ def table_rows(holder: Locator) -> list[dict[str, str]]:
 
 
 def test_anomaly_leaderboard_lists_the_mart_in_rank_order(
-    session: BrowserContext, superset: dashboards.ServerStatus, dashboard_warehouse: str
+    session: BrowserContext, superset: service.ServerStatus, dashboard_warehouse: str
 ) -> None:
     page = open_dashboard(session, superset.url, "anomalies")
     rows = table_rows(chart(page, "Anomaly leaderboard"))
@@ -152,7 +151,7 @@ def test_anomaly_leaderboard_lists_the_mart_in_rank_order(
 
 
 def test_uploads_table_ranks_the_light_curves_by_anomaly(
-    session: BrowserContext, superset: dashboards.ServerStatus, dashboard_warehouse: str
+    session: BrowserContext, superset: service.ServerStatus, dashboard_warehouse: str
 ) -> None:
     page = open_dashboard(session, superset.url, "discoveries")
     rows = table_rows(chart(page, "Uploads"))
@@ -167,7 +166,7 @@ def test_uploads_table_ranks_the_light_curves_by_anomaly(
 
 
 def test_discoveries_table_ranks_real_kois_by_p_planet(
-    session: BrowserContext, superset: dashboards.ServerStatus, dashboard_warehouse: str
+    session: BrowserContext, superset: service.ServerStatus, dashboard_warehouse: str
 ) -> None:
     page = open_dashboard(session, superset.url, "discoveries")
     rows = table_rows(chart(page, "Top candidates by P(planet)"))
@@ -186,7 +185,7 @@ def test_discoveries_table_ranks_real_kois_by_p_planet(
 
 
 def test_a_filter_changes_what_is_shown(
-    session: BrowserContext, superset: dashboards.ServerStatus, dashboard_warehouse: str
+    session: BrowserContext, superset: service.ServerStatus, dashboard_warehouse: str
 ) -> None:
     with psycopg.connect(dashboard_warehouse) as conn:
         total, earth_size = conn.execute(

@@ -16,13 +16,14 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, expect
 
-from scoring import api, lightcurves
+from scoring.lightcurves import store
+from scoring.web import api
 from tests.browser.conftest import SCREENSHOTS
 
 # The first test may build the session's scored warehouse and train the light-curve classifier.
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-KEPLER6 = lightcurves.LIGHTCURVE_DIR / "kplr010874614-2009131105131_llc.fits"
+KEPLER6 = store.LIGHTCURVE_DIR / "kplr010874614-2009131105131_llc.fits"
 
 
 def _free_port() -> int:

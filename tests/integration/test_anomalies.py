@@ -10,7 +10,9 @@ import psycopg
 import pytest
 from rich.console import Console
 
-from scoring import detect, outlier_model, registry, settings
+from scoring import settings
+from scoring.anomalies import detect, outlier_model
+from scoring.ml import registry
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,10 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from scoring import api, detect, features, training
+from scoring.anomalies import detect
+from scoring.classifier import training
+from scoring.ml import features
+from scoring.web import api
 
 pytestmark = pytest.mark.integration
 

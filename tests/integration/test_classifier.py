@@ -6,7 +6,9 @@ import psycopg
 import pytest
 from rich.console import Console
 
-from scoring import predict, registry, settings, training
+from scoring import settings
+from scoring.classifier import predict, training
+from scoring.ml import registry
 
 pytestmark = pytest.mark.integration
 

@@ -25,7 +25,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from scoring import cli, dashboards, migrate, settings, warehouse
+from scoring import cli, settings
+from scoring.dashboards import service
+from scoring.warehouse import migrate, server
 
 pytestmark = pytest.mark.integration
 
@@ -122,7 +124,7 @@ def test_each_service_gets_only_the_secrets_it_needs(config: dict) -> None:
     }
     superset_init = config["services"]["superset-init"]["environment"]
     assert superset_init["EXOHUNTER_SUPERSET_WAREHOUSE_URL"].startswith(
-        f"postgresql://{warehouse.READER_ROLE}:"
+        f"postgresql://{server.READER_ROLE}:"
     )
 
 
@@ -145,10 +147,10 @@ APP_PASSWORD, READER_PASSWORD, SUPERSET_PASSWORD = "app-1f3c", "reader-9b2e", "s
 
 
 @pytest.fixture(scope="module")
-def fresh_pg18(tmp_path_factory: pytest.TempPathFactory) -> Iterator[warehouse.PostgresCluster]:
+def fresh_pg18(tmp_path_factory: pytest.TempPathFactory) -> Iterator[server.PostgresCluster]:
     """A PostgreSQL 18 server of its own (roles are server-wide), as the postgres image starts
     it; its admin is the image's POSTGRES_USER."""
-    cluster = warehouse.PostgresCluster(
+    cluster = server.PostgresCluster(
         tmp_path_factory.mktemp("compose_pg18"), admin_password="compose-admin"
     )
     cluster.up()
@@ -156,14 +158,14 @@ def fresh_pg18(tmp_path_factory: pytest.TempPathFactory) -> Iterator[warehouse.P
     cluster.down()
 
 
-def run_init_script(cluster: warehouse.PostgresCluster) -> None:
+def run_init_script(cluster: server.PostgresCluster) -> None:
     """The script as the image's entrypoint runs it: psql on PATH, as POSTGRES_USER."""
     env = {
         "PATH": f"{cluster.bin_dir}:{os.environ['PATH']}",
         "PGHOST": "127.0.0.1",
         "PGPORT": str(cluster.port),
         "PGPASSWORD": cluster.admin_password,
-        "POSTGRES_USER": warehouse.ADMIN_ROLE,
+        "POSTGRES_USER": server.ADMIN_ROLE,
         "EXOHUNTER_WAREHOUSE_PASSWORD": APP_PASSWORD,
         "EXOHUNTER_SUPERSET_METADATA_PASSWORD": SUPERSET_PASSWORD,
     }
@@ -175,8 +177,8 @@ def run_init_script(cluster: warehouse.PostgresCluster) -> None:
 
 @pytest.fixture(scope="module")
 def initialised(
-    fresh_pg18: warehouse.PostgresCluster,
-) -> tuple[warehouse.PostgresCluster, list[migrate.Migration]]:
+    fresh_pg18: server.PostgresCluster,
+) -> tuple[server.PostgresCluster, list[migrate.Migration]]:
     """The init script (twice: re-running it to rotate passwords must work), then what the
     pipeline job does as the app role: the migrations, and dbt's mart tables."""
     run_init_script(fresh_pg18)
@@ -189,7 +191,7 @@ def initialised(
 
 
 def test_the_app_role_is_not_a_superuser_and_runs_every_migration(
-    initialised: tuple[warehouse.PostgresCluster, list[migrate.Migration]],
+    initialised: tuple[server.PostgresCluster, list[migrate.Migration]],
 ) -> None:
     cluster, applied = initialised
     assert [m.version for m in applied] == [m.version for m in migrate.available()]
@@ -201,7 +203,7 @@ def test_the_app_role_is_not_a_superuser_and_runs_every_migration(
 
 
 def test_the_pipelines_last_step_gives_the_reader_its_login(
-    initialised: tuple[warehouse.PostgresCluster, list[migrate.Migration]],
+    initialised: tuple[server.PostgresCluster, list[migrate.Migration]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cluster, _ = initialised
@@ -210,10 +212,10 @@ def test_the_pipelines_last_step_gives_the_reader_its_login(
     result = CliRunner().invoke(cli.app, ["warehouse", "url", "--reader"])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == (
-        f"postgresql://{warehouse.READER_ROLE}:***@127.0.0.1:{cluster.port}/exohunter"
+        f"postgresql://{server.READER_ROLE}:***@127.0.0.1:{cluster.port}/exohunter"
     )
     # the URL compose hands to superset-init
-    reader = cluster.url(role=warehouse.READER_ROLE, password=READER_PASSWORD)
+    reader = cluster.url(role=server.READER_ROLE, password=READER_PASSWORD)
     with psycopg.connect(reader, autocommit=True) as conn:
         assert conn.execute("select answer from marts.fct_compose").fetchone() == (1,)
         with pytest.raises(
@@ -223,7 +225,7 @@ def test_the_pipelines_last_step_gives_the_reader_its_login(
 
 
 def test_supersets_metadata_role_owns_its_database_and_sees_no_warehouse(
-    initialised: tuple[warehouse.PostgresCluster, list[migrate.Migration]],
+    initialised: tuple[server.PostgresCluster, list[migrate.Migration]],
 ) -> None:
     cluster, _ = initialised
     url = cluster.url(role="superset", password=SUPERSET_PASSWORD, database="superset")
@@ -243,7 +245,7 @@ def test_supersets_metadata_role_owns_its_database_and_sees_no_warehouse(
 def superset_bin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict]]:
     """Superset's virtualenv (from superset/requirements.lock, as the image) and the
     environment the compose file gives it, with a throwaway SQLite metadata database."""
-    venv = dashboards.ensure_venv(print)
+    venv = service.ensure_venv(print)
     folder = tmp_path_factory.mktemp("compose_superset")
     env = {
         "PATH": f"{venv / 'bin'}:{os.environ['PATH']}",
@@ -295,7 +297,7 @@ def test_the_gunicorn_app_of_the_superset_service_exists(
 
 # -- backup and restore, as the README's Deploy section says ------------------------------------
 def test_a_dump_restores_into_a_new_deployment(
-    initialised: tuple[warehouse.PostgresCluster, list[migrate.Migration]],
+    initialised: tuple[server.PostgresCluster, list[migrate.Migration]],
     tmp_path_factory: pytest.TempPathFactory,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -304,10 +306,10 @@ def test_a_dump_restores_into_a_new_deployment(
     admin = {**os.environ, "PGPASSWORD": source.admin_password}
     subprocess.run(
         [str(source.bin_dir / "pg_dump"), "-Fc", "-f", str(dump), "-h", "127.0.0.1", "-p",
-         str(source.port), "-U", warehouse.ADMIN_ROLE, "exohunter"],
+         str(source.port), "-U", server.ADMIN_ROLE, "exohunter"],
         env=admin, check=True, capture_output=True, timeout=120,
     )  # fmt: skip
-    target = warehouse.PostgresCluster(
+    target = server.PostgresCluster(
         tmp_path_factory.mktemp("compose_restored"), admin_password=source.admin_password
     )
     target.up()
@@ -318,7 +320,7 @@ def test_a_dump_restores_into_a_new_deployment(
             conn.execute("alter role exohunter_reader set default_transaction_read_only = on")
         subprocess.run(
             [str(target.bin_dir / "pg_restore"), "-h", "127.0.0.1", "-p", str(target.port),
-             "-U", warehouse.ADMIN_ROLE, "-d", "exohunter", str(dump)],
+             "-U", server.ADMIN_ROLE, "-d", "exohunter", str(dump)],
             env=admin, check=True, capture_output=True, timeout=120,
         )  # fmt: skip
         # then `docker compose up -d`: the pipeline finds every migration applied and gives the
@@ -330,7 +332,7 @@ def test_a_dump_restores_into_a_new_deployment(
         monkeypatch.setenv("EXOHUNTER_WAREHOUSE_READER_PASSWORD", READER_PASSWORD)
         result = CliRunner().invoke(cli.app, ["warehouse", "url", "--reader"])
         assert result.exit_code == 0, result.output
-        reader = target.url(role=warehouse.READER_ROLE, password=READER_PASSWORD)
+        reader = target.url(role=server.READER_ROLE, password=READER_PASSWORD)
         with psycopg.connect(reader, autocommit=True) as conn:
             assert conn.execute("select answer from marts.fct_compose").fetchone() == (1,)
             with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):

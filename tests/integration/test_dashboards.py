@@ -14,8 +14,10 @@ import psycopg
 import pytest
 import yaml
 
-from scoring import dashboards, settings, warehouse
-from scoring.superset_api import SupersetClient
+from scoring import settings
+from scoring.dashboards import service
+from scoring.dashboards.client import SupersetClient
+from scoring.warehouse import server
 
 pytestmark = pytest.mark.integration
 
@@ -27,16 +29,16 @@ def inventory(client: SupersetClient) -> dict[str, object]:
         **{resource: client.count(resource) for resource in RESOURCES},
         "charts": sorted(
             (chart["slice_name"], chart["id"])
-            for slug in dashboards.DASHBOARDS
+            for slug in service.DASHBOARDS
             for chart in client.dashboard_charts(slug)
         ),
     }
 
 
 def test_the_bundle_is_imported_with_the_read_only_role(
-    superset: dashboards.ServerStatus, superset_client: SupersetClient
+    superset: service.ServerStatus, superset_client: SupersetClient
 ) -> None:
-    bundle = dashboards.ASSETS_DIR
+    bundle = service.ASSETS_DIR
     counts = inventory(superset_client)
     assert counts["dashboard"] == len(list((bundle / "dashboards").glob("*.yaml")))
     assert counts["chart"] == len(list((bundle / "charts").glob("*.yaml")))
@@ -48,7 +50,7 @@ def test_the_bundle_is_imported_with_the_read_only_role(
     )
 
 
-@pytest.mark.parametrize("slug", sorted(dashboards.DASHBOARDS))
+@pytest.mark.parametrize("slug", sorted(service.DASHBOARDS))
 def test_every_chart_query_returns_rows(superset_client: SupersetClient, slug: str) -> None:
     # The stored query context, as the benchmark and reports run it, through the read-only role.
     for chart in superset_client.dashboard_charts(slug):
@@ -58,7 +60,7 @@ def test_every_chart_query_returns_rows(superset_client: SupersetClient, slug: s
 
 def test_the_reader_selects_the_uploads_view(dashboard_warehouse: str) -> None:
     # A view dbt re-creates on every build, read through marts only.
-    with psycopg.connect(warehouse.reader_url(dashboard_warehouse)) as conn:
+    with psycopg.connect(server.reader_url(dashboard_warehouse)) as conn:
         uploads, analysed = conn.execute(
             "select count(*), count(*) filter (where is_analysed) from marts.fct_lightcurve_uploads"
         ).fetchone()
@@ -66,25 +68,25 @@ def test_the_reader_selects_the_uploads_view(dashboard_warehouse: str) -> None:
 
 
 def test_rerunning_up_changes_nothing(
-    superset: dashboards.ServerStatus, superset_client: SupersetClient, dashboard_warehouse: str
+    superset: service.ServerStatus, superset_client: SupersetClient, dashboard_warehouse: str
 ) -> None:
     before = inventory(superset_client)
     lines: list[str] = []
-    dashboards.up(dashboard_warehouse, superset.port or 0, lines.append)
+    service.up(dashboard_warehouse, superset.port or 0, lines.append)
     assert any("already runs" in line for line in lines)
     assert not any(line.startswith("login: admin / ") for line in lines), "password shown twice"
     assert inventory(superset_client) == before
 
 
 def test_down_then_up_again_on_the_existing_install(
-    superset: dashboards.ServerStatus, dashboard_warehouse: str
+    superset: service.ServerStatus, dashboard_warehouse: str
 ) -> None:
-    assert dashboards.stop()
-    assert not dashboards.status().running and not dashboards.healthy(superset.port or 0)
-    assert not dashboards.stop()
+    assert service.stop()
+    assert not service.status().running and not service.healthy(superset.port or 0)
+    assert not service.stop()
     started = time.perf_counter()
     lines: list[str] = []
-    server = dashboards.up(dashboard_warehouse, superset.port or 0, lines.append)
+    server = service.up(dashboard_warehouse, superset.port or 0, lines.append)
     print(f"dashboards up on an existing install: {time.perf_counter() - started:.1f} s")
     assert server.healthy and server.pid != superset.pid
     assert not any("db upgrade" in line for line in lines), "upgrade + init only when needed"
@@ -102,7 +104,7 @@ def status_command(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_status_command_reports_the_server(superset: dashboards.ServerStatus) -> None:
+def test_status_command_reports_the_server(superset: service.ServerStatus) -> None:
     status = status_command({**os.environ})
     assert status.returncode == 0, status.stdout + status.stderr
     assert "answers /health" in status.stdout
@@ -111,10 +113,10 @@ def test_status_command_reports_the_server(superset: dashboards.ServerStatus) ->
 def test_a_busy_port_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EXOHUNTER_SUPERSET_HOME", str(tmp_path))
     with socket.socket() as busy:
-        busy.bind((dashboards.HOST, 0))
+        busy.bind((service.HOST, 0))
         busy.listen()
-        with pytest.raises(dashboards.DashboardsError, match="in use by another program"):
-            dashboards.serve(busy.getsockname()[1], print)
+        with pytest.raises(service.DashboardsError, match="in use by another program"):
+            service.serve(busy.getsockname()[1], print)
 
 
 def test_status_of_a_stopped_superset(tmp_path: Path) -> None:
@@ -122,10 +124,10 @@ def test_status_of_a_stopped_superset(tmp_path: Path) -> None:
     assert status.returncode == 3 and "stopped" in status.stdout
 
 
-def test_export_gives_back_the_bundle(superset: dashboards.ServerStatus, tmp_path: Path) -> None:
+def test_export_gives_back_the_bundle(superset: service.ServerStatus, tmp_path: Path) -> None:
     (tmp_path / "charts").mkdir()
     (tmp_path / "charts" / "stale.yaml").write_text("uuid: stale\n")
-    dashboards.export(tmp_path, print)
+    service.export(tmp_path, print)
 
     def uuids(folder: Path) -> set[str]:
         return {
@@ -134,4 +136,4 @@ def test_export_gives_back_the_bundle(superset: dashboards.ServerStatus, tmp_pat
             for path in (folder / kind).rglob("*.yaml")
         }
 
-    assert uuids(tmp_path) == uuids(dashboards.ASSETS_DIR)
+    assert uuids(tmp_path) == uuids(service.ASSETS_DIR)

@@ -23,8 +23,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from scoring import ingest, settings
-from scoring.ingest import IngestError
+from scoring import settings
+from scoring.ingest import loader
+from scoring.ingest.loader import IngestError
 
 pytestmark = pytest.mark.integration
 
@@ -130,15 +131,15 @@ def dispositions(conn: psycopg.Connection, batch_id: int) -> dict[str, int]:
     )
 
 
-def load(conn: psycopg.Connection, path: Path, **kwargs: object) -> ingest.LoadResult:
-    return ingest.load_koi_file(conn, path, **kwargs)  # type: ignore[arg-type]
+def load(conn: psycopg.Connection, path: Path, **kwargs: object) -> loader.LoadResult:
+    return loader.load_koi_file(conn, path, **kwargs)  # type: ignore[arg-type]
 
 
 # -- the real file ------------------------------------------------------------------------------
 def test_shipped_file_loads_exactly_then_reloading_is_a_no_op(
     conn: psycopg.Connection, database_url: str, shipped_koi_file: Path, shipped: Export
 ) -> None:
-    result = ingest.ingest_koi(shipped_koi_file, url=database_url)
+    result = loader.ingest_koi(shipped_koi_file, url=database_url)
 
     assert (result.rows_loaded, result.rows_rejected, result.method) == (9564, 0, "copy")
     assert result.snapshot_at == datetime(2019, 1, 20, 3, 22, 26, tzinfo=UTC)
@@ -194,7 +195,7 @@ def test_shipped_file_loads_exactly_then_reloading_is_a_no_op(
     assert catalogue["kepid"] == ("KepID", None)
 
     before = raw_state(conn)
-    again = ingest.ingest_koi(shipped_koi_file, url=database_url)
+    again = loader.ingest_koi(shipped_koi_file, url=database_url)
     assert again.already_loaded and again.batch_id == result.batch_id
     assert again.rows_loaded == 9564 and "nothing to do" in again.summary()
     assert raw_state(conn) == before
@@ -210,7 +211,7 @@ def test_careful_path_gives_the_same_rows_as_the_fast_path(
 
     assert (fast.method, checked.method) == ("copy", "checked")
     assert fast.rows_loaded == checked.rows_loaded == 9564
-    columns = ", ".join(c.name for c in ingest.known_columns(conn))
+    columns = ", ".join(c.name for c in loader.known_columns(conn))
     differing = conn.execute(
         f"""
         select count(*) from (
@@ -441,10 +442,10 @@ def test_any_one_bad_row_sends_the_file_the_careful_way(
     assert partitions == 1  # the fast path's attempt left nothing behind
 
 
-def _load_concurrently(database_url: str, paths: list[Path]) -> list[ingest.LoadResult]:
+def _load_concurrently(database_url: str, paths: list[Path]) -> list[loader.LoadResult]:
     """Load each path on its own connection, all starting at the same moment."""
     barrier = threading.Barrier(len(paths))
-    results: list[ingest.LoadResult] = []
+    results: list[loader.LoadResult] = []
     errors: list[BaseException] = []
 
     def worker(path: Path) -> None:
@@ -601,9 +602,9 @@ def test_url_with_and_without_header(
     shipped.write(root / "cumulative.csv")
     shipped.write(root / "tap.csv", header=False)  # what the TAP service returns
 
-    with_header = ingest.ingest_koi(f"{base}/cumulative.csv", url=database_url)
+    with_header = loader.ingest_koi(f"{base}/cumulative.csv", url=database_url)
     started = datetime.now(UTC)
-    bare = ingest.ingest_koi(f"{base}/tap.csv?query=select+*+from+cumulative", url=database_url)
+    bare = loader.ingest_koi(f"{base}/tap.csv?query=select+*+from+cumulative", url=database_url)
 
     assert (with_header.rows_loaded, bare.rows_loaded) == (9564, 9564)
     assert with_header.sha256 == SHIPPED_SHA256
@@ -629,12 +630,12 @@ def test_url_with_and_without_header(
 
     before = raw_state(conn)
     with pytest.raises(IngestError, match="HTTP 404"):
-        ingest.ingest_koi(f"{base}/missing.csv", url=database_url)
+        loader.ingest_koi(f"{base}/missing.csv", url=database_url)
     with pytest.raises(IngestError, match="over the 1,000-byte download limit"):
-        ingest.ingest_koi(f"{base}/cumulative.csv", url=database_url, max_download_bytes=1000)
+        loader.ingest_koi(f"{base}/cumulative.csv", url=database_url, max_download_bytes=1000)
     (root / "bad.csv").write_bytes(b"<html>maintenance</html>\n")
     with pytest.raises(IngestError, match=rf"^{base}/bad.csv is not a CSV file"):
-        ingest.ingest_koi(f"{base}/bad.csv", url=database_url)
+        loader.ingest_koi(f"{base}/bad.csv", url=database_url)
     assert raw_state(conn) == before
     assert list((exohunter_home / "downloads").iterdir()) == []
 
@@ -706,9 +707,9 @@ def test_postgresql_15_loads_and_rejects_with_regex_checks(
 
 # -- the benchmark stays runnable ---------------------------------------------------------------
 def test_bench_ingest_runs_small(database_url: str, exohunter_home: Path) -> None:
-    from scoring import bench
+    from scoring.bench import runner
 
-    figures = bench.bench_ingest(database_url, scale_rows=20_000, repeats=2, quiet=True)
+    figures = runner.bench_ingest(database_url, scale_rows=20_000, repeats=2, quiet=True)
     assert figures["shipped"]["rows"] == 9564
     assert figures["shipped"]["ratio"] > 0
     assert figures["scale"]["rows"] == 20_000

@@ -11,7 +11,9 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from scoring import api, lightcurve_model, lightcurves, transform
+from scoring.lightcurves import model, store
+from scoring.warehouse import dbt_runner
+from scoring.web import api
 
 # The first test may build the session's scored warehouse and train the light-curve classifier
 # (minutes on two shared cores): more than the default per-test timeout allows.
@@ -62,10 +64,10 @@ def test_flaring_k2_and_tess_light_curves_have_no_likely_planet(
 
 def test_boyajians_star_is_the_most_anomalous(lightcurve_warehouse: str) -> None:
     with psycopg.connect(lightcurve_warehouse) as conn:
-        ranking = sorted(lightcurves.anomaly_ranking(conn), key=lambda r: -r["anomaly_score"])
+        ranking = sorted(store.anomaly_ranking(conn), key=lambda r: -r["anomaly_score"])
     assert len(ranking) == 21  # 9 files and the 12 series of the labelled sample
     assert ranking[0]["kepid"] == 8462852
-    star, margin = lightcurves.star_margin(ranking)
+    star, margin = store.star_margin(ranking)
     assert star == "KIC 8462852"
     assert margin >= 0.3, f"margin over the next star: {margin:.3f}"
 
@@ -77,7 +79,7 @@ def test_registry_holds_grouped_cv_metrics_and_a_card(lightcurve_warehouse: str)
             """select m.task, m.value from ml.model_metrics m
                join ml.model_registry r using (model_version)
                where r.task = %s and r.is_champion and m.metric = 'roc_auc'""",
-            (lightcurve_model.TASK,),
+            (model.TASK,),
         )
     )
     assert set(figures) == {"p_planet_light_curve_only", "p_planet_with_star"}
@@ -88,13 +90,13 @@ def test_loading_the_same_files_again_changes_nothing(lightcurve_warehouse: str)
     count = "select count(*) from raw.lightcurve_uploads"
     before = rows(lightcurve_warehouse, count)
     with psycopg.connect(lightcurve_warehouse, autocommit=True) as conn:
-        again = lightcurves.load_shipped(conn)
+        again = store.load_shipped(conn)
     assert all(item.upload_id is None and not item.new_lightcurve for item in again)
     assert rows(lightcurve_warehouse, count) == before
 
 
 def test_the_uploads_mart(lightcurve_warehouse: str) -> None:
-    transform.run_dbt(
+    dbt_runner.run_dbt(
         ["build", "--select", "path:models/staging/lightcurves", "fct_lightcurve_uploads"],
         lightcurve_warehouse,
         on_line=lambda _: None,
@@ -126,7 +128,7 @@ def counts(url: str) -> tuple[Any, ...]:
 
 
 def test_upload_through_the_api(client: TestClient, lightcurve_warehouse: str) -> None:
-    data = (lightcurves.LIGHTCURVE_DIR / KEPLER6).read_bytes()
+    data = (store.LIGHTCURVE_DIR / KEPLER6).read_bytes()
     response = client.post(
         "/api/lightcurves",
         files={"file": (KEPLER6, data)},
@@ -188,7 +190,7 @@ def test_bad_uploads_are_refused_with_a_message_and_nothing_written(
 
 
 def test_bad_stellar_parameters_and_no_file(client: TestClient) -> None:
-    data = (lightcurves.LIGHTCURVE_DIR / KEPLER6).read_bytes()
+    data = (store.LIGHTCURVE_DIR / KEPLER6).read_bytes()
     response = client.post(
         "/api/lightcurves", files={"file": (KEPLER6, data)}, data={"teff": "hot"}
     )

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from scoring import warehouse
+from scoring.warehouse import server
 
 pytestmark = pytest.mark.integration
 
@@ -22,8 +22,8 @@ def reader(database_url: str) -> Iterator[psycopg.Connection]:
         # A mart view over staging, as dbt makes marts.fct_lightcurve_uploads: the reader selects
         # it through the view owner's rights, never staging itself.
         app.execute("create view marts.fct_later_view as select answer from staging.stg_later")
-    url = warehouse.reader_url(database_url)
-    assert url.startswith(f"postgresql://{warehouse.READER_ROLE}:")
+    url = server.reader_url(database_url)
+    assert url.startswith(f"postgresql://{server.READER_ROLE}:")
     with psycopg.connect(url, autocommit=True) as conn:
         yield conn
 

@@ -15,7 +15,10 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from scoring import api, report_data, report_pdf, settings, training
+from scoring import settings
+from scoring.classifier import training
+from scoring.reports import content, pdf
+from scoring.web import api
 
 pytestmark = pytest.mark.integration
 
@@ -164,10 +167,10 @@ def test_no_koi_and_no_top_is_an_error(url: str) -> None:
 
 def test_a_failed_write_leaves_no_file_behind(url: str, tmp_path: Path) -> None:
     with psycopg.connect(url) as conn:
-        report = report_data.load(conn, KEPLER6)
+        report = content.load(conn, KEPLER6)
     (tmp_path / f"{KEPLER6}.pdf").mkdir()  # the rename onto a directory fails
     with pytest.raises(OSError):
-        report_pdf.write(report, tmp_path)
+        pdf.write(report, tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == [f"{KEPLER6}.pdf"]
     assert (tmp_path / f"{KEPLER6}.pdf").is_dir()
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from scoring import migrate, settings, warehouse
+from scoring import settings
+from scoring.warehouse import migrate, server
 
 pytestmark = pytest.mark.integration
 
@@ -62,14 +63,14 @@ def test_embedded_lifecycle_keeps_data(tmp_path: Path) -> None:
     assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in secrets_dir.iterdir())
 
 
-def test_wrong_password_is_refused(pg_cluster: warehouse.PostgresCluster) -> None:
-    with pytest.raises(warehouse.WarehouseError, match="password authentication failed"):
-        warehouse.connect(pg_cluster.url(password="not-the-password"))
+def test_wrong_password_is_refused(pg_cluster: server.PostgresCluster) -> None:
+    with pytest.raises(server.WarehouseError, match="password authentication failed"):
+        server.connect(pg_cluster.url(password="not-the-password"))
 
 
 def test_dead_database_gives_a_clear_error() -> None:
-    with pytest.raises(warehouse.WarehouseError, match="cannot connect to the warehouse"):
-        warehouse.connect("postgresql://nobody:secret@127.0.0.1:1/none")
+    with pytest.raises(server.WarehouseError, match="cannot connect to the warehouse"):
+        server.connect("postgresql://nobody:secret@127.0.0.1:1/none")
 
 
 def test_migrations_apply_once_in_order(conn: psycopg.Connection) -> None:

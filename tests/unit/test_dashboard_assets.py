@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
-from scoring import dashboards, settings
+from scoring import settings
+from scoring.dashboards import service
 
-ASSETS = dashboards.ASSETS_DIR
+ASSETS = service.ASSETS_DIR
 
 
 def load(kind: str) -> dict[str, dict[str, Any]]:
@@ -95,10 +96,10 @@ def test_every_dashboard_explains_itself() -> None:
             if isinstance(node, dict) and node.get("type") == "MARKDOWN"
         ]
         assert texts and len(texts[0]) > 200, f"{name}: a description box for non-astronomers"
-        assert config["slug"] in dashboards.DASHBOARDS, name
+        assert config["slug"] in service.DASHBOARDS, name
 
 
-@pytest.mark.parametrize("slug", sorted(dashboards.DASHBOARDS))
+@pytest.mark.parametrize("slug", sorted(service.DASHBOARDS))
 def test_dbt_exposures_name_the_marts_each_dashboard_reads(slug: str) -> None:
     exposures = yaml.safe_load(
         (settings.DBT_PROJECT_DIR / "models" / "marts" / "_marts__exposures.yml").read_text()

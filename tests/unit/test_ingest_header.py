@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scoring import archive
+from scoring.ingest import archive
 
 
 def comment_lines(path: Path) -> list[str]:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from scoring import ingest
-from scoring.ingest import IngestError, KnownColumn
+from scoring.ingest import loader
+from scoring.ingest.loader import IngestError, KnownColumn
 
 KNOWN = (
     KnownColumn("loc_rowid", "integer", False),
@@ -33,18 +33,18 @@ def write(tmp_path: Path, content: str | bytes, name: str = "koi.csv") -> Path:
 def test_inspect_measures_and_hash_is_the_file_sha256(tmp_path: Path) -> None:
     body = "# header\n" + COLUMN_ROW + "1,K1.01,CANDIDATE,1.0,2.0,3.0\n"
     path = write(tmp_path, body)
-    facts = ingest.inspect_file(path)
+    facts = loader.inspect_file(path)
     assert facts.size == len(body.encode())
     assert facts.bom_bytes == 0
-    assert ingest.file_sha256(path) == hashlib.sha256(body.encode()).hexdigest()
+    assert loader.file_sha256(path) == hashlib.sha256(body.encode()).hexdigest()
 
 
 def test_inspect_judges_only_the_head_and_tolerates_a_cut_character(tmp_path: Path) -> None:
     # 'é' (2 bytes) straddles the 64 KiB sniff boundary: not an error
-    head = b"kepid,kepler_name\n" + b"1,x\n" * ((ingest.SNIFF_BYTES - 18) // 4)
-    padding = b"a" * (ingest.SNIFF_BYTES - len(head) - 1)
+    head = b"kepid,kepler_name\n" + b"1,x\n" * ((loader.SNIFF_BYTES - 18) // 4)
+    padding = b"a" * (loader.SNIFF_BYTES - len(head) - 1)
     path = write(tmp_path, head + padding + "é\n".encode())
-    assert ingest.inspect_file(path).size == ingest.SNIFF_BYTES + 2
+    assert loader.inspect_file(path).size == loader.SNIFF_BYTES + 2
 
 
 @pytest.mark.parametrize(
@@ -61,14 +61,14 @@ def test_inspect_refuses_what_is_not_utf8_text(
     tmp_path: Path, content: bytes, message: str
 ) -> None:
     with pytest.raises(IngestError, match=message):
-        ingest.inspect_file(write(tmp_path, content))
+        loader.inspect_file(write(tmp_path, content))
 
 
 def test_inspect_refuses_missing_file_and_directory(tmp_path: Path) -> None:
     with pytest.raises(IngestError, match="no such file"):
-        ingest.inspect_file(tmp_path / "nope.csv")
+        loader.inspect_file(tmp_path / "nope.csv")
     with pytest.raises(IngestError, match="is not a file"):
-        ingest.inspect_file(tmp_path)
+        loader.inspect_file(tmp_path)
 
 
 def test_layout_finds_header_columns_and_data_start(tmp_path: Path) -> None:
@@ -82,7 +82,7 @@ def test_layout_finds_header_columns_and_data_start(tmp_path: Path) -> None:
         "1,K1.01,CANDIDATE,1.0,2.0,3.0\n"
     )
     path = write(tmp_path, body)
-    layout = ingest.read_layout(ingest.inspect_file(path))
+    layout = loader.read_layout(loader.inspect_file(path))
     assert layout.columns[:2] == ("kepid", "kepoi_name")  # trimmed, lower-cased
     assert layout.first_data_line == 7
     assert path.read_bytes()[layout.data_offset :].startswith(b"1,K1.01,")
@@ -92,9 +92,9 @@ def test_layout_finds_header_columns_and_data_start(tmp_path: Path) -> None:
 
 def test_layout_skips_a_byte_order_mark(tmp_path: Path) -> None:
     path = write(tmp_path, codecs.BOM_UTF8 + (COLUMN_ROW + "1,K1.01,C,1,2,3\n").encode())
-    facts = ingest.inspect_file(path)
+    facts = loader.inspect_file(path)
     assert facts.bom_bytes == 3
-    layout = ingest.read_layout(facts)
+    layout = loader.read_layout(facts)
     assert layout.columns[0] == "kepid" and layout.first_data_line == 2
 
 
@@ -117,11 +117,11 @@ def test_layout_refuses_files_without_columns_or_rows(
     tmp_path: Path, content: str, message: str
 ) -> None:
     with pytest.raises(IngestError, match=message):
-        ingest.read_layout(ingest.inspect_file(write(tmp_path, content)))
+        loader.read_layout(loader.inspect_file(write(tmp_path, content)))
 
 
 def test_plan_matches_by_name_in_any_order() -> None:
-    plan = ingest.plan_columns(
+    plan = loader.plan_columns(
         ("koi_duration", "koi_count", "kepoi_name", "kepid", "koi_depth", "koi_period",
          "koi_disposition", "koi_srho"),
         KNOWN,
@@ -135,15 +135,15 @@ def test_plan_matches_by_name_in_any_order() -> None:
 
 def test_plan_names_every_missing_required_column() -> None:
     with pytest.raises(IngestError, match="lacks the required columns koi_period, koi_duration"):
-        ingest.plan_columns(
+        loader.plan_columns(
             ("kepid", "kepoi_name", "koi_disposition", "koi_depth", "koi_score"), KNOWN, "f.csv"
         )
     with pytest.raises(IngestError, match=r"lacks the required column kepid$"):
-        ingest.plan_columns(
+        loader.plan_columns(
             ("kepoi_name", "koi_disposition", "koi_period", "koi_depth", "koi_duration"), KNOWN
         )
 
 
 def test_plan_refuses_a_csv_of_something_else() -> None:
     with pytest.raises(IngestError, match="not a KOI cumulative table export: none of its"):
-        ingest.plan_columns(("toi", "tid", "tfopwg_disp"), KNOWN, "toi.csv")
+        loader.plan_columns(("toi", "tid", "tfopwg_disp"), KNOWN, "toi.csv")

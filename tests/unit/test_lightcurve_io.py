@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from scoring import lightcurve_io, lightcurves
-from scoring.lightcurve_io import LightCurveError, read_bytes
+from scoring.lightcurves import readers, store
+from scoring.lightcurves.readers import LightCurveError, read_bytes
 
-DATA = lightcurves.LIGHTCURVE_DIR
+DATA = store.LIGHTCURVE_DIR
 
 
 def shipped(name: str) -> bytes:
@@ -112,16 +112,16 @@ def test_refusals_say_what_is_wrong(case: str) -> None:
 
 def test_size_and_point_limits() -> None:
     with pytest.raises(LightCurveError, match="the limit is 50 MB"):
-        read_bytes(b"x" * (lightcurve_io.MAX_FILE_BYTES + 1), "big.csv")
-    many = lightcurve_io.MAX_POINTS + 1
+        read_bytes(b"x" * (readers.MAX_FILE_BYTES + 1), "big.csv")
+    many = readers.MAX_POINTS + 1
     rows = "\n".join(f"{i / 48:.5f},1" for i in range(many))
     with pytest.raises(LightCurveError, match="the limit is 1,000,000"):
         read_bytes(f"time,flux\n{rows}\n".encode(), "many.csv")
 
 
 def test_star_ids() -> None:
-    assert lightcurves.StarInput("KIC 8462852").kepid() == 8462852
-    assert lightcurves.StarInput("kplr008462852").kepid() == 8462852
-    assert lightcurves.StarInput("TIC 358108509").kepid() is None
+    assert store.StarInput("KIC 8462852").kepid() == 8462852
+    assert store.StarInput("kplr008462852").kepid() == 8462852
+    assert store.StarInput("TIC 358108509").kepid() is None
     with pytest.raises(LightCurveError, match="expected a KIC id"):
-        lightcurves.StarInput("Tabby's star").kepid()
+        store.StarInput("Tabby's star").kepid()

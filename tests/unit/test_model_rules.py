@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from scoring import classifier, features, registry, settings
+from scoring import settings
+from scoring.ml import features, nested_cv, registry
 
 LEAKY = {
     "koi_pdisposition",
@@ -58,15 +59,15 @@ def test_no_star_crosses_folds() -> None:
     labelled = koi[koi.koi_disposition.isin(["CONFIRMED", "FALSE POSITIVE"])]
     y = (labelled.koi_disposition == "CONFIRMED").to_numpy(int)
     groups = labelled.kepid.to_numpy()
-    splits = classifier.group_splits(y, groups, classifier.N_OUTER_FOLDS, seed=0)
-    assert len(splits) == classifier.N_OUTER_FOLDS
+    splits = nested_cv.group_splits(y, groups, nested_cv.N_OUTER_FOLDS, seed=0)
+    assert len(splits) == nested_cv.N_OUTER_FOLDS
     seen = np.zeros(len(y), int)
     for train, test in splits:
         assert not set(groups[train]) & set(groups[test])
         seen[test] += 1
         # inner folds, built on the training part only, are grouped too
-        for inner_train, inner_test in classifier.group_splits(
-            y[train], groups[train], classifier.N_INNER_FOLDS, seed=1
+        for inner_train, inner_test in nested_cv.group_splits(
+            y[train], groups[train], nested_cv.N_INNER_FOLDS, seed=1
         ):
             assert not set(groups[train][inner_train]) & set(groups[train][inner_test])
     assert (seen == 1).all(), "every KOI is tested exactly once"
@@ -88,7 +89,7 @@ def test_three_class_calibration_sums_to_one() -> None:
     X = rng.normal(size=(300, 3))
     y = rng.integers(0, 3, size=300)
     groups = np.arange(300) // 2
-    model = classifier.fit_calibrated(classifier.LOGISTIC, X, y, groups, seed=0)
+    model = nested_cv.fit_calibrated(nested_cv.LOGISTIC, X, y, groups, seed=0)
     proba = model.predict_proba(rng.normal(size=(50, 3)) * 5)
     assert np.allclose(proba.sum(axis=1), 1.0, atol=1e-9)
     assert ((proba >= 0) & (proba <= 1)).all()

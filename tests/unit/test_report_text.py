@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from scoring import report_text
-from scoring.report_data import Calibration, KoiReport, QualityRun, Reason
+from scoring.reports import text
+from scoring.reports.content import Calibration, KoiReport, QualityRun, Reason
 
 
 def make_report(label: str = "CANDIDATE", **koi: object) -> KoiReport:
@@ -57,49 +57,45 @@ def make_report(label: str = "CANDIDATE", **koi: object) -> KoiReport:
     ],
 )
 def test_numbers_read_well(value: object, digits: int, unit: str, expected: str) -> None:
-    assert report_text.number(value, digits, unit) == expected
+    assert text.number(value, digits, unit) == expected
 
 
 def test_a_candidate_is_never_called_a_discovery() -> None:
     report = make_report()
-    text = report_text.narrative(report)
-    assert "neither confirmed nor ruled out" in text
-    assert "P(planet) = 0.973, rank 12 of 2,248 candidates" in text
-    assert "A candidate is not a discovery until it is confirmed" in text
-    assert "raised most by its planet radius" in text
-    assert "lowered most by its transit depth" in text
-    assert "2.31 Earth radii (a sub-Neptune) on a 12.35-day orbit" in text
-    assert "Neither anomaly lens finds it unusual." in text
-    assert report_text.status_line(report) == (
-        "Archive disposition: a CANDIDATE — not a confirmed planet"
-    )
+    story = text.narrative(report)
+    assert "neither confirmed nor ruled out" in story
+    assert "P(planet) = 0.973, rank 12 of 2,248 candidates" in story
+    assert "A candidate is not a discovery until it is confirmed" in story
+    assert "raised most by its planet radius" in story
+    assert "lowered most by its transit depth" in story
+    assert "2.31 Earth radii (a sub-Neptune) on a 12.35-day orbit" in story
+    assert "Neither anomaly lens finds it unusual." in story
+    assert text.status_line(report) == ("Archive disposition: a CANDIDATE — not a confirmed planet")
 
 
 def test_the_caveat_quotes_the_reliability_bin() -> None:
-    caveat = report_text.calibration_caveat(make_report())
+    caveat = text.calibration_caveat(make_report())
     assert "Of the 812 labelled KOIs it scored about 0.97, 96% were confirmed planets." in caveat
     assert "CANDIDATEs were never in training" in caveat
 
 
 def test_confirmed_and_false_positive_keep_the_archive_verdict() -> None:
-    confirmed = report_text.narrative(make_report("CONFIRMED", candidate_rank=None))
+    confirmed = text.narrative(make_report("CONFIRMED", candidate_rank=None))
     assert "is a confirmed planet" in confirmed
     assert "rank" not in confirmed
-    rejected = report_text.narrative(make_report("FALSE POSITIVE", candidate_rank=None))
+    rejected = text.narrative(make_report("FALSE POSITIVE", candidate_rank=None))
     assert "classified as a false positive" in rejected
     assert "looks planet-like, not that the vetting was wrong" in rejected
-    agreed = report_text.narrative(
-        make_report("FALSE POSITIVE", candidate_rank=None, p_planet=0.01)
-    )
+    agreed = text.narrative(make_report("FALSE POSITIVE", candidate_rank=None, p_planet=0.01))
     assert "The archive's vetting rejected it, and the model agrees." in agreed
 
 
 def test_statuses_in_words() -> None:
     report = make_report()
-    assert report_text.anomaly_text(report) == (
+    assert text.anomaly_text(report) == (
         "Ordinary: neither anomaly lens flags it (rank 4,000 of 9,564)."
     )
-    assert report_text.quality_text(report.quality, 1) == (
+    assert text.quality_text(report.quality, 1) == (
         "Load batch 1: raw load passed with 2 warnings (a, b)."
     )
-    assert "No data-quality checks" in report_text.quality_text([], 3)
+    assert "No data-quality checks" in text.quality_text([], 3)

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring import lightcurves, settings, transit_search
-from scoring.lightcurve_io import LightCurve, read_bytes
+from scoring import settings
+from scoring.lightcurves import search, store
+from scoring.lightcurves.readers import LightCurve, read_bytes
 
 KEPLER6 = "kplr010874614-2009131105131_llc.fits"
 
@@ -22,17 +23,17 @@ def koi_row(kepoi_name: str) -> pd.Series:
 
 
 def read(name: str, time_system: str | None = None) -> LightCurve:
-    (lc,) = read_bytes((lightcurves.LIGHTCURVE_DIR / name).read_bytes(), name, time_system)
+    (lc,) = read_bytes((store.LIGHTCURVE_DIR / name).read_bytes(), name, time_system)
     return lc
 
 
 @pytest.fixture(scope="module")
-def kepler6() -> transit_search.SearchResult:
+def kepler6() -> search.SearchResult:
     lc = read(KEPLER6)
-    return transit_search.search(lc.time, lc.flux, lc.flux_err)
+    return search.search(lc.time, lc.flux, lc.flux_err)
 
 
-def test_kepler6_period_and_depth_match_the_koi_table(kepler6: transit_search.SearchResult) -> None:
+def test_kepler6_period_and_depth_match_the_koi_table(kepler6: search.SearchResult) -> None:
     koi = koi_row("K00017.01")
     best = kepler6.detections[0]
     assert abs(best.period_days / koi["koi_period"] - 1) < 0.001
@@ -42,7 +43,7 @@ def test_kepler6_period_and_depth_match_the_koi_table(kepler6: transit_search.Se
     assert best.fap < 1e-3 and best.snr > 100
 
 
-def test_kepler6_stops_after_the_planet(kepler6: transit_search.SearchResult) -> None:
+def test_kepler6_stops_after_the_planet(kepler6: search.SearchResult) -> None:
     assert len(kepler6.detections) == 1
     assert kepler6.stopped_by == "no further significant signal"
     assert kepler6.mode == "coherent"
@@ -54,29 +55,27 @@ def test_full_mission_of_boyajians_star_within_ten_seconds() -> None:
     # one-time costs of a fresh process (numba loading wotan's compiled kernels) are not the
     # search's: warm them on a few points, as a running server has
     warm = read(KEPLER6)
-    transit_search.detrend(
-        warm.time, warm.flux / np.median(warm.flux), transit_search.DEFAULT_CONFIG
-    )
+    search.detrend(warm.time, warm.flux / np.median(warm.flux), search.DEFAULT_CONFIG)
     start = time.perf_counter()
-    result = transit_search.search(lc.time, lc.flux, lc.flux_err)
+    result = search.search(lc.time, lc.flux, lc.flux_err)
     seconds = time.perf_counter() - start
     assert seconds <= 10.0, f"{seconds:.1f} s"
     assert result.mode == "semi-coherent"
-    assert result.work <= transit_search.DEFAULT_CONFIG.max_work
+    assert result.work <= search.DEFAULT_CONFIG.max_work
 
 
 def test_grid_is_uniform_in_cube_root_of_frequency_and_scales_with_the_baseline() -> None:
-    short = transit_search.period_grid(90, 0.5, 45, 2.0)
-    long = transit_search.period_grid(900, 0.5, 45, 2.0)
+    short = search.period_grid(90, 0.5, 45, 2.0)
+    long = search.period_grid(900, 0.5, 45, 2.0)
     x = (1 / short) ** (1 / 3)
     assert np.allclose(np.diff(np.sort(x)), np.diff(np.sort(x))[0])
     assert 9.5 < len(long) / len(short) < 10.5  # ten times the baseline, ten times the periods
 
 
 def test_bands_search_plausible_durations_only() -> None:
-    config = transit_search.DEFAULT_CONFIG
-    short = transit_search.band(np.linspace(0.5, 1.0, 50), config, 0.02)
-    long = transit_search.band(np.linspace(100, 200, 50), config, 0.02)
+    config = search.DEFAULT_CONFIG
+    short = search.band(np.linspace(0.5, 1.0, 50), config, 0.02)
+    long = search.band(np.linspace(100, 200, 50), config, 0.02)
     assert short is not None and long is not None
     assert short.durations.max() <= 0.2 * 0.5 and long.durations.min() > short.durations.min()
     assert long.bin_days > short.bin_days
@@ -84,5 +83,5 @@ def test_bands_search_plausible_durations_only() -> None:
 
 def test_too_short_a_light_curve_is_refused() -> None:
     t = np.linspace(0, 0.8, 100)
-    with pytest.raises(transit_search.SearchError, match=r"spans 0\.80 days"):
-        transit_search.search(t, np.ones_like(t))
+    with pytest.raises(search.SearchError, match=r"spans 0\.80 days"):
+        search.search(t, np.ones_like(t))

@@ -1,0 +1,168 @@
+"""``exohunter score``: P(planet), the three class probabilities and explanations for every KOI.
+
+Scores the latest batch in ``marts.fct_koi_features`` with the champion (or a given version) and
+writes ``ml.koi_predictions`` and ``ml.koi_explanations`` in ONE transaction: the same model and
+batch scored twice replaces its rows, and a failure part-way leaves the previous scores intact.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psycopg
+import xgboost
+
+from scoring.classifier.training import TASK
+from scoring.ml import features, registry
+from scoring.warehouse import writeback
+
+PREDICTION_COLUMNS = (
+    "model_version",
+    "load_batch_id",
+    "kepoi_name",
+    "p_planet",
+    "p_confirmed",
+    "p_candidate",
+    "p_false_positive",
+    "predicted_class",
+    "candidate_rank",
+    "scored_at",
+)
+EXPLANATION_COLUMNS = (
+    "model_version",
+    "load_batch_id",
+    "kepoi_name",
+    "feature",
+    "feature_value",
+    "contribution",
+    "rank",
+)
+
+
+class ScoringError(RuntimeError):
+    pass
+
+
+@dataclass
+class Scores:
+    """Predictions for a frame of KOIs, before they are written anywhere."""
+
+    frame: pd.DataFrame  # kepoi_name, p_planet, p_<class>, predicted_class
+    contributions: np.ndarray  # (n, n_features) TreeSHAP, log-odds of the raw P(planet) model
+    values: np.ndarray  # (n, n_features) the feature values
+    features: tuple[str, ...]
+
+
+def predict(artifact: dict[str, Any], frame: pd.DataFrame) -> Scores:
+    """Score KOIs (rows of the feature mart's shape) with a loaded artifact."""
+    names = tuple(artifact["features"])
+    X = features.matrix(frame, names)
+    p_planet = artifact["p_planet"].predict_proba(X)[:, 1]
+    classes = artifact["three_class"].predict_proba(X)
+    booster = artifact["p_planet"].estimator.get_booster()
+    contributions = booster.predict(
+        xgboost.DMatrix(X, feature_names=list(names)), pred_contribs=True
+    )[:, :-1]  # last column: the bias
+    out = pd.DataFrame({"kepoi_name": frame["kepoi_name"].to_numpy(), "p_planet": p_planet})
+    for k, name in enumerate(artifact["classes"]):
+        out[f"p_{name.lower().replace(' ', '_')}"] = classes[:, k]
+    out["predicted_class"] = np.asarray(artifact["classes"])[classes.argmax(axis=1)]
+    return Scores(out, contributions, X, names)
+
+
+def candidate_ranks(labels: pd.Series, p_planet: pd.Series) -> pd.Series:
+    """1 = the CANDIDATE most likely to be a planet; NULL for KOIs that are not candidates."""
+    is_candidate = labels == "CANDIDATE"
+    ranks = p_planet.where(is_candidate).rank(ascending=False, method="first")
+    return ranks.astype("Int64")
+
+
+def _prediction_rows(
+    version: str, batch: int, scores: Scores, ranks: pd.Series, scored_at: datetime
+) -> Iterator[tuple[Any, ...]]:
+    f = scores.frame
+    for i in range(len(f)):
+        rank = ranks.iloc[i]
+        yield (
+            version,
+            batch,
+            f["kepoi_name"].iloc[i],
+            float(f["p_planet"].iloc[i]),
+            float(f["p_confirmed"].iloc[i]),
+            float(f["p_candidate"].iloc[i]),
+            float(f["p_false_positive"].iloc[i]),
+            f["predicted_class"].iloc[i],
+            None if pd.isna(rank) else int(rank),
+            scored_at,
+        )
+
+
+def explanation_rows(version: str, batch: int, scores: Scores) -> Iterator[tuple[Any, ...]]:
+    """Long format: one row per KOI and feature, ranked by |contribution| within the KOI."""
+    order = np.argsort(-np.abs(scores.contributions), axis=1, kind="stable")
+    names = scores.frame["kepoi_name"].to_numpy()
+    for i, kepoi_name in enumerate(names):
+        for rank, j in enumerate(order[i], start=1):
+            value = scores.values[i, j]
+            yield (
+                version,
+                batch,
+                kepoi_name,
+                scores.features[j],
+                None if np.isnan(value) else float(value),
+                float(scores.contributions[i, j]),
+                rank,
+            )
+
+
+@dataclass
+class ScoreResult:
+    model_version: str
+    load_batch_id: int
+    predictions: int
+    explanations: int
+    seconds: float
+
+    def summary(self) -> str:
+        return (
+            f"model {self.model_version} scored batch {self.load_batch_id}: "
+            f"{self.predictions:,} predictions, {self.explanations:,} explanation rows, "
+            f"{self.seconds:.1f} s"
+        )
+
+
+def score(conn: psycopg.Connection, version: str | None = None) -> ScoreResult:
+    start = time.perf_counter()
+    version = version or registry.champion(conn, TASK)
+    if version is None:
+        raise ScoringError("no champion model yet: run `exohunter train` first")
+    artifact = registry.load_artifact(conn, version)
+    frame = features.load_features(conn)
+    if frame.empty:
+        raise ScoringError("marts.fct_koi_features is empty: run `exohunter run` first")
+    batch = int(frame["load_batch_id"].iloc[0])
+    scores = predict(artifact, frame)
+    ranks = candidate_ranks(frame[features.LABEL], scores.frame["p_planet"])
+    key = {"model_version": version, "load_batch_id": batch}
+    with conn.transaction():
+        n_predictions = writeback.replace_rows(
+            conn,
+            "ml.koi_predictions",
+            key,
+            PREDICTION_COLUMNS,
+            _prediction_rows(version, batch, scores, ranks, datetime.now(UTC)),
+        )
+        n_explanations = writeback.replace_rows(
+            conn,
+            "ml.koi_explanations",
+            key,
+            EXPLANATION_COLUMNS,
+            explanation_rows(version, batch, scores),
+        )
+    return ScoreResult(version, batch, n_predictions, n_explanations, time.perf_counter() - start)

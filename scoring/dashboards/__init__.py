@@ -1,0 +1,1 @@
+"""Superset: its own virtualenv, the dashboards as code, a REST client."""

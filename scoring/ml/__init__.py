@@ -1,0 +1,1 @@
+"""Model plumbing shared by every model: features, registry, grouped CV, metrics."""

@@ -1,0 +1,1 @@
+"""Data quality: Great Expectations suites, results in ``dq`` and the pipeline's gates."""

@@ -1,0 +1,1 @@
+"""Discovery reports: one KOI's stored facts as a PDF."""

@@ -1,0 +1,229 @@
+"""The words of a discovery report: a narrative filled in from the stored numbers, and the
+caveats. A template, not prose generation: every sentence can be traced to a column, and the
+wording never lets a CANDIDATE read as a discovery."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from scoring.reports.content import KoiReport, QualityRun
+
+RADIUS_CLASSES = {
+    "earth_size": "Earth-sized",
+    "super_earth": "a super-Earth",
+    "sub_neptune": "a sub-Neptune",
+    "neptune": "Neptune-sized",
+    "giant": "a giant planet",
+    "very_large": "too large for a planet: more likely a star",
+}
+STAGES = {
+    "raw": "raw load",
+    "features": "features",
+    "predictions": "predictions",
+    "anomalies": "anomaly scores",
+}
+
+
+def number(value: Any, digits: int = 3, unit: str = "") -> str:
+    """A value for a table cell: significant digits, thousands separators, '—' when missing."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,} {unit}".rstrip()
+    value = float(value)
+    if abs(value) >= 1000:  # thousands separators; decimals only while digits remain
+        places = max(0, digits - (math.floor(math.log10(abs(value))) + 1))
+        text = f"{value:,.{places}f}"
+    else:
+        text = f"{value:#.{digits}g}".rstrip(".")
+    return f"{text} {unit}".rstrip()
+
+
+def probability(p: float) -> str:
+    return f"{p:.3f}"
+
+
+def title(report: KoiReport) -> str:
+    koi = report.koi
+    kepler = f" ({koi['kepler_name']})" if koi.get("kepler_name") else ""
+    return f"ExoHunter discovery report: {report.name}{kepler}"
+
+
+def status_line(report: KoiReport) -> str:
+    label = report.koi["label_disposition"]
+    verdict = {
+        "CANDIDATE": "a CANDIDATE — not a confirmed planet",
+        "CONFIRMED": "CONFIRMED",
+        "FALSE POSITIVE": "FALSE POSITIVE",
+    }[label]
+    return f"Archive disposition: {verdict}"
+
+
+def calibration_caveat(report: KoiReport) -> str:
+    """What P(planet) means, with the reliability of the bin this KOI falls in."""
+    text = (
+        "P(planet) is the champion classifier's probability that the signal is a planet rather "
+        "than a false positive, calibrated (isotonic) on the out-of-fold scores of the archive's "
+        "CONFIRMED and FALSE POSITIVE KOIs, with cross-validation grouped by star."
+    )
+    c = report.calibration
+    if c is not None and c.n:
+        text += (
+            f" Of the {c.n:,} labelled KOIs it scored about {c.mean_predicted:.2f}, "
+            f"{c.observed_confirmed:.0%} were confirmed planets."
+        )
+    return text + (
+        " CANDIDATEs were never in training: if they differ from the labelled KOIs (fainter "
+        "stars, smaller signals) the calibration may not hold for them. It is a ranking aid "
+        "built from the catalogue's transit fit, not a vetting."
+    )
+
+
+def _planet_sentence(koi: dict[str, Any]) -> str:
+    radius, period = koi.get("planet_radius_earth"), koi.get("orbital_period_days")
+    if radius is None or period is None:
+        return ""
+    size = RADIUS_CLASSES.get(koi.get("radius_class") or "", "")
+    subject = "It is" if koi["label_disposition"] == "CONFIRMED" else "If it is a planet, it is"
+    sentence = (
+        f"{subject} {number(radius)} Earth radii"
+        f"{' (' + size + ')' if size else ''} on a {number(period, 4)}-day orbit"
+    )
+    if koi.get("equilibrium_temp_k") is not None:
+        sentence += f", with an equilibrium temperature near {number(koi['equilibrium_temp_k'])} K"
+    if koi.get("is_in_habitable_zone"):
+        sentence += ", inside its star's habitable zone by insolation"
+    return sentence + "."
+
+
+def _score_sentence(report: KoiReport) -> str:
+    koi = report.koi
+    p = probability(float(koi["p_planet"]))
+    if koi["label_disposition"] == "CANDIDATE":
+        return (
+            f"ExoHunter's classifier gives it P(planet) = {p}, rank {koi['candidate_rank']:,} of "
+            f"{report.n_candidates:,} candidates."
+        )
+    return (
+        f"ExoHunter's classifier, which sees only the transit fit and the star, gives it "
+        f"P(planet) = {p}; the archive's verdict came from vetting the model never reads."
+    )
+
+
+def _reasons_sentence(report: KoiReport) -> str:
+    up = [r.label for r in report.reasons if r.contribution > 0][:2]
+    down = [r.label for r in report.reasons if r.contribution < 0][:2]
+    parts = []
+    if up:
+        parts.append(f"raised most by its {' and '.join(up)}")
+    if down:
+        parts.append(f"lowered most by its {' and '.join(down)}")
+    return f"The score is {' and '.join(parts)}." if parts else ""
+
+
+def anomaly_text(report: KoiReport) -> str:
+    a = report.anomaly
+    if a is None:
+        return "Not scored by the anomaly lenses (run `exohunter anomalies`)."
+    rank = f"rank {a['anomaly_rank']:,} of {report.n_anomaly_scored:,}"
+    if a["anomaly_kind"] == "ordinary":
+        return f"Ordinary: neither anomaly lens flags it ({rank})."
+    why = f": {a['anomaly_reasons']}" if a.get("anomaly_reasons") else ""
+    return f"Flagged — {a['anomaly_kind']} ({rank}){why}."
+
+
+def _run_status(run: QualityRun) -> str:
+    if run.status == "failed":
+        return f"FAILED ({run.n_critical_failed} critical)"
+    if run.status == "warnings":
+        plural = "s" if run.n_warnings != 1 else ""
+        return f"passed with {run.n_warnings} warning{plural} ({', '.join(run.warnings[:3])})"
+    return "passed"
+
+
+def quality_text(runs: list[QualityRun], batch: int) -> str:
+    if not runs:
+        return f"No data-quality checks are recorded for load batch {batch} (`exohunter check`)."
+    parts = [f"{STAGES.get(r.stage, r.stage)} {_run_status(r)}" for r in runs]
+    text = f"Load batch {batch}: {'; '.join(parts)}."
+    if any(r.status == "failed" for r in runs):
+        text += " A critical check failed: treat this report with suspicion."
+    return text
+
+
+def _anomaly_sentence(report: KoiReport) -> str:
+    a = report.anomaly
+    if a is None:
+        return ""
+    if a["anomaly_kind"] == "ordinary":
+        return "Neither anomaly lens finds it unusual."
+    why = f" ({a['anomaly_reasons']})" if a.get("anomaly_reasons") else ""
+    return f"The anomaly lenses flag it as {a['anomaly_kind']}{why}: worth a closer look."
+
+
+def _lightcurve_sentence(report: KoiReport) -> str:
+    lc = report.lightcurve
+    if lc is None:
+        return "No Kepler light curve of its star is in the warehouse."
+    return (
+        f"A light curve of its star is in the warehouse ({lc.mission} {lc.section or ''}, "
+        f"{lc.n_points:,} points); page 2 folds it on the catalogue ephemeris."
+    ).replace(" ,", ",")
+
+
+def lightcurve_search_text(report: KoiReport) -> str:
+    """What ExoHunter's own transit search found in the light curve, if it was analysed."""
+    lc = report.lightcurve
+    if lc is None or lc.search is None:
+        return "This light curve has not been analysed yet (`exohunter lightcurves analyse`)."
+    s = lc.search
+    if s.get("period_days") is None:
+        return "ExoHunter's transit search found no significant signal in this light curve."
+    p = "—" if s["p_planet"] is None else f"{s['p_planet']:.2f}"
+    verdict = "likely planet" if s["likely_planet"] else ("; ".join(s["flags"]) or "not likely")
+    return (
+        f"ExoHunter's own transit search on this light curve: P = {number(s['period_days'], 6)} d, "
+        f"depth {number(s['depth_ppm'], 4)} ppm, S/N {number(s['snr'])}, "
+        f"{s['n_transits']} transits; light-curve P(planet) {p} — {verdict}."
+    )
+
+
+def _closing(label: str, p_planet: float) -> str:
+    if label == "CANDIDATE":
+        return (
+            "A candidate is not a discovery until it is confirmed: the signal could still be an "
+            "eclipsing binary, a blend with a background star or an instrumental artefact. "
+            "Radial velocities, high-resolution imaging or a statistical validation decide."
+        )
+    if label == "CONFIRMED":
+        return "The archive lists it as a confirmed planet; this report shows how the model saw it."
+    if p_planet >= 0.5:
+        return (
+            "The archive's vetting rejected it; the high P(planet) means its transit fit looks "
+            "planet-like, not that the vetting was wrong."
+        )
+    return "The archive's vetting rejected it, and the model agrees."
+
+
+def narrative(report: KoiReport) -> str:
+    koi = report.koi
+    opening = {
+        "CANDIDATE": f"{report.name} is a transit-like signal on the star KIC {koi['kepid']} that "
+        "has been neither confirmed nor ruled out.",
+        "CONFIRMED": f"{report.name} is a confirmed planet of the star KIC {koi['kepid']}.",
+        "FALSE POSITIVE": f"{report.name} is a signal on the star KIC {koi['kepid']} that the "
+        "archive classified as a false positive.",
+    }[koi["label_disposition"]]
+    sentences = [
+        opening,
+        _score_sentence(report),
+        _reasons_sentence(report),
+        _planet_sentence(koi),
+        _anomaly_sentence(report),
+        _lightcurve_sentence(report),
+        _closing(koi["label_disposition"], float(koi["p_planet"])),
+    ]
+    return " ".join(s for s in sentences if s)

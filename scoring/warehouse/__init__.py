@@ -1,0 +1,1 @@
+"""The warehouse: the PostgreSQL server, its migrations, the write-back and the dbt runner."""

@@ -1,0 +1,1 @@
+"""The scoring API and the light-curve upload app (FastAPI)."""
