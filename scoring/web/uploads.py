@@ -8,8 +8,8 @@ same fields) and ``GET /api/lightcurves/{id}``.
 Uploads are bounded (:data:`scoring.lightcurves.readers.MAX_FILE_BYTES`, read in chunks and cut
 off past the limit; :data:`scoring.lightcurves.readers.MAX_POINTS`) and parsed completely before
 anything is written: a file that is not a light curve is a 4xx whose message says why, and the
-warehouse is untouched. A stored upload is searched and scored at once; its result is then read back from
-the warehouse, so the page and the API say what the warehouse says.
+warehouse is untouched. A stored upload is searched and scored at once; its result is then read
+back from the warehouse, so the page and the API say what the warehouse says.
 """
 
 from __future__ import annotations
