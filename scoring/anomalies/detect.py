@@ -25,10 +25,11 @@ from rich.console import Console
 
 from scoring.anomalies import anomaly_card, outlier_model, pyod_ensemble
 from scoring.anomalies.validation import Figure, injection_recall, meaning, stability
+from scoring.errors import ExoHunterError
 from scoring.ml import features, registry
 from scoring.warehouse import writeback
 
-TASK = "koi_anomaly"
+TASK = registry.KOI_ANOMALY
 SEED = 0
 UNCERTAINTY_COLUMNS = (
     "stellar_logg_cgs_err1",
@@ -66,7 +67,7 @@ REASON_COLUMNS = [
 ]
 
 
-class DetectError(RuntimeError):
+class DetectError(ExoHunterError):
     pass
 
 

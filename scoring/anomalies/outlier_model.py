@@ -49,6 +49,8 @@ import numpyro.distributions as dist
 from numpyro.diagnostics import summary
 from numpyro.infer import MCMC, NUTS
 
+from scoring.errors import ExoHunterError
+
 RELATION = "log10_density_ratio"
 PARAMETERS = ("mu", "tau", "f_out", "mu_out", "delta")
 MAX_R_HAT = 1.01
@@ -57,7 +59,7 @@ MIN_SIGMA = 0.01  # dex: no KOI is measured better than this
 CREDIBLE = (0.05, 0.95)
 
 
-class NotConverged(RuntimeError):
+class NotConverged(ExoHunterError):
     """The sampler did not converge: the fit is reported, never stored as a result."""
 
 

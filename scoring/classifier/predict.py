@@ -18,7 +18,7 @@ import pandas as pd
 import psycopg
 import xgboost
 
-from scoring.classifier.training import TASK
+from scoring.errors import ExoHunterError
 from scoring.ml import features, registry
 from scoring.warehouse import writeback
 
@@ -45,7 +45,7 @@ EXPLANATION_COLUMNS = (
 )
 
 
-class ScoringError(RuntimeError):
+class ScoringError(ExoHunterError):
     pass
 
 
@@ -139,7 +139,7 @@ class ScoreResult:
 
 def score(conn: psycopg.Connection, version: str | None = None) -> ScoreResult:
     start = time.perf_counter()
-    version = version or registry.champion(conn, TASK)
+    version = version or registry.champion(conn, registry.KOI_CLASSIFIER)
     if version is None:
         raise ScoringError("no champion model yet: run `exohunter train` first")
     artifact = registry.load_artifact(conn, version)

@@ -29,7 +29,7 @@ from scoring.classifier import model_card
 from scoring.ml import features, metrics, nested_cv, registry
 from scoring.warehouse import writeback
 
-TASK = "koi_classifier"
+TASK = registry.KOI_CLASSIFIER
 SEED = 0
 THRESHOLD = 0.5  # on calibrated P(planet): "more likely a planet than not"
 PROTOCOL = (

@@ -11,8 +11,10 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from scoring.errors import ExoHunterError
 
-class SupersetAPIError(RuntimeError):
+
+class SupersetAPIError(ExoHunterError):
     pass
 
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scoring import settings
+from scoring.errors import ExoHunterError
 from scoring.warehouse import server
 
 SUPERSET_DIR = settings.PROJECT_ROOT / "superset"
@@ -55,7 +56,7 @@ STOP_TIMEOUT_S = 30
 Say = Callable[[str], None]
 
 
-class DashboardsError(RuntimeError):
+class DashboardsError(ExoHunterError):
     """Superset cannot be installed, bootstrapped, started or stopped; the message says why."""
 
 

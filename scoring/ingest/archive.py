@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
+from scoring.errors import ExoHunterError
+
 #: The archive's TAP query for the whole KOI cumulative table, as CSV (no ``#`` header).
 TAP_CUMULATIVE_URL = (
     "https://exoplanetarchive.ipac.caltech.edu/TAP/sync?query=select+*+from+cumulative&format=csv"
@@ -59,7 +61,7 @@ _COLUMN_DOC = re.compile(r"^#\s*COLUMN\s+(?P<name>[^\s:]+)\s*:\s*(?P<text>.*?)\s
 _UNIT = re.compile(r"^(?P<description>.*?)\s*\[(?P<unit>[^\[\]]*)\]$")
 
 
-class DownloadError(RuntimeError):
+class DownloadError(ExoHunterError):
     """A URL could not be fetched; the message says why."""
 
 

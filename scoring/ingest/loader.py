@@ -74,6 +74,7 @@ from rich.progress import (
 )
 
 from scoring import settings
+from scoring.errors import ExoHunterError
 from scoring.ingest import archive
 from scoring.warehouse import server
 
@@ -121,7 +122,7 @@ _JSONB_PAIRS_PER_CALL = 50  # jsonb_build_object takes at most 100 arguments
 ProgressFn = Callable[[str, int, int], None]
 
 
-class IngestError(RuntimeError):
+class IngestError(ExoHunterError):
     """The file cannot be loaded; the message says why, in one line. Nothing was written."""
 
 

@@ -37,10 +37,11 @@ from rich.console import Console
 
 from scoring import settings
 from scoring.classifier import training
+from scoring.errors import ExoHunterError
 from scoring.lightcurves.search import Signal
 from scoring.ml import features, nested_cv, registry
 
-TASK = "lightcurve_classifier"
+TASK = registry.LIGHTCURVE_CLASSIFIER
 SEED = 0
 THRESHOLD = 0.5
 SIGNAL_FEATURES = (
@@ -83,7 +84,7 @@ XGBOOST = nested_cv.Candidate(
 )
 
 
-class LightCurveModelError(RuntimeError):
+class LightCurveModelError(ExoHunterError):
     pass
 
 

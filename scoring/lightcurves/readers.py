@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from scoring.errors import ExoHunterError
+
 MAX_FILE_BYTES = 50 * 2**20  # 50 MB (MiB)
 MAX_POINTS = 1_000_000  # a Kepler full mission at 1-minute cadence is ~1.4 M; 30-minute ~65 k
 MIN_POINTS = 100
@@ -56,7 +58,7 @@ _ERROR_NAMES = (
 )
 
 
-class LightCurveError(ValueError):
+class LightCurveError(ExoHunterError, ValueError):
     """The file is not a usable light curve; the message says why. Nothing was written."""
 
 

@@ -46,6 +46,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from astropy.timeseries import BoxLeastSquares
 
+from scoring.errors import ExoHunterError
+
 #: Days per year, and a central transit of the Sun seen edge-on at 1 AU lasts ~13 hours.
 _YEAR_DAYS = 365.25
 _SUN_CENTRAL_DURATION_HOURS = 13.0
@@ -56,7 +58,7 @@ _DAY_S = 86400.0
 _SUN_SCALE = _R_SUN_M / _GM_SUN ** (1 / 3) / _DAY_S ** (2 / 3)
 
 
-class SearchError(ValueError):
+class SearchError(ExoHunterError, ValueError):
     """The light curve cannot be searched (too short, too few points); the message says why."""
 
 

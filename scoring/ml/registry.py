@@ -20,9 +20,15 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from scoring import settings
+from scoring.errors import ExoHunterError
+
+# The tasks a model version serves; each task has at most one champion.
+KOI_CLASSIFIER = "koi_classifier"
+KOI_ANOMALY = "koi_anomaly"
+LIGHTCURVE_CLASSIFIER = "lightcurve_classifier"
 
 
-class RegistryError(RuntimeError):
+class RegistryError(ExoHunterError):
     pass
 
 

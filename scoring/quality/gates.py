@@ -43,7 +43,7 @@ from psycopg.types.json import Jsonb
 from rich.console import Console
 
 from scoring import settings
-from scoring.classifier import training
+from scoring.errors import ExoHunterError
 from scoring.ml import registry
 from scoring.warehouse import server, writeback
 
@@ -84,11 +84,11 @@ RESULT_COLUMNS = (
 )
 
 
-class QualityError(RuntimeError):
+class QualityError(ExoHunterError):
     """A check cannot run: nothing to validate, or an unknown stage, batch or model."""
 
 
-class QualityGateError(RuntimeError):
+class QualityGateError(ExoHunterError):
     """A critical expectation failed; the message says which, on which column, with samples."""
 
     def __init__(self, message: str, runs: Sequence[SuiteRun]):
@@ -457,7 +457,7 @@ def prediction_targets(
     Default: the champion's scores of the batch the feature mart holds (else its latest).
     Returns the targets and why a suite was left out.
     """
-    model_version = model_version or registry.champion(conn, training.TASK)
+    model_version = model_version or registry.champion(conn, registry.KOI_CLASSIFIER)
     if model_version is None:
         raise QualityError("no champion model yet: run `exohunter train` first")
     batch_id = batch_id or _scored_batch(conn, model_version)

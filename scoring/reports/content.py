@@ -17,13 +17,14 @@ import numpy as np
 import psycopg
 from psycopg.rows import dict_row
 
+from scoring.errors import ExoHunterError
 from scoring.lightcurves import search, store
 
 TOP_REASONS = 8  # bars in the reasons chart: enough to see what drives the score
 LIGHTCURVE_MISSIONS = ("Kepler",)  # the KOI ephemeris is in BKJD: only Kepler data folds on it
 
 
-class ReportError(RuntimeError):
+class ReportError(ExoHunterError):
     """A report cannot be made; the message says why and what to do."""
 
 

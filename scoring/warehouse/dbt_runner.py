@@ -20,12 +20,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from scoring import settings
+from scoring.errors import ExoHunterError
 
 # "12 of 190 OK created sql view model staging.stg_kepler__koi ..." / "3 of 190 WARN 1 ..."
 _NODE_LINE = re.compile(r"\b(\d+) of (\d+) (START|OK|PASS|WARN|ERROR|FAIL|SKIP)\b")
 
 
-class TransformError(RuntimeError):
+class TransformError(ExoHunterError):
     pass
 
 

@@ -14,12 +14,14 @@ from pathlib import Path
 
 import psycopg
 
+from scoring.errors import ExoHunterError
+
 # Any constant works; it only has to be the same for every ExoHunter process.
 _ADVISORY_LOCK_KEY = 0x45584F48  # "EXOH"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-class MigrationError(RuntimeError):
+class MigrationError(ExoHunterError):
     pass
 
 

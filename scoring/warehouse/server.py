@@ -31,6 +31,7 @@ import psycopg
 from psycopg import sql
 
 from scoring import settings
+from scoring.errors import ExoHunterError
 
 SERVER_OS_USER = "embedded_postgres"
 ADMIN_ROLE = "postgres"
@@ -39,7 +40,7 @@ APP_DATABASE = "exohunter"
 READER_ROLE = "exohunter_reader"  # SELECT on marts only (migration 0006): Superset, SQL users
 
 
-class WarehouseError(RuntimeError):
+class WarehouseError(ExoHunterError):
     """The warehouse cannot be reached or started; the message says why and what to do."""
 
 

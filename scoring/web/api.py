@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from scoring import settings
 from scoring.classifier import predict
-from scoring.classifier.training import TASK
+from scoring.errors import ExoHunterError
 from scoring.ml import features, registry
 from scoring.reports import content, pdf
 from scoring.warehouse import server
@@ -48,7 +48,7 @@ HEADLINE_METRICS = (
 )
 
 
-class NotReady(RuntimeError):
+class NotReady(ExoHunterError):
     """The warehouse answers but holds nothing to serve yet (no champion, nothing scored)."""
 
 
@@ -273,7 +273,7 @@ def _one(conn: psycopg.Connection, query: str, params: Any = None) -> dict[str, 
 
 
 def _champion(conn: psycopg.Connection) -> str:
-    version = registry.champion(conn, TASK)
+    version = registry.champion(conn, registry.KOI_CLASSIFIER)
     if version is None:
         raise NotReady("no champion model yet: run `exohunter train` (or `exohunter run`)")
     return version
@@ -305,7 +305,7 @@ def _health(conn: psycopg.Connection) -> Health:
             server_version=version,
             detail="the warehouse has no ml schema yet: run `exohunter run`",
         )
-    champion = registry.champion(conn, TASK)
+    champion = registry.champion(conn, registry.KOI_CLASSIFIER)
     batch = None if champion is None else _latest_batch(conn, champion)
     return Health(
         status="ok" if batch is not None else "no_model",

@@ -26,6 +26,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from scoring.errors import ExoHunterError
 from scoring.lightcurves import anomaly, readers, search, store
 from scoring.lightcurves.readers import LightCurveError
 from scoring.warehouse import server
@@ -43,7 +44,7 @@ def superset_url() -> str:
     return os.environ.get("EXOHUNTER_SUPERSET_URL", DEFAULT_SUPERSET_URL).rstrip("/")
 
 
-class UploadRefused(Exception):
+class UploadRefused(ExoHunterError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
