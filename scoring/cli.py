@@ -391,7 +391,7 @@ def lightcurves_train(
 
     try:
         with server.connect(server.prepare(), autocommit=True) as conn:
-            result = model.train(conn, console, force=force)
+            result = model.train(conn, console.status, force=force)
     except (
         server.WarehouseError,
         registry.RegistryError,
@@ -477,7 +477,9 @@ def train(
 
     try:
         with server.connect(server.prepare(), autocommit=True) as conn:
-            result = training.train(conn, console, force=force, promote=promote)
+            result = training.train(
+                conn, console.print, console.status, force=force, promote=promote
+            )
     except (server.WarehouseError, registry.RegistryError) as exc:
         raise _fail(str(exc)) from exc
     if result.created:
@@ -515,7 +517,7 @@ def anomalies(
 
     try:
         with server.connect(server.prepare(), autocommit=True) as conn:
-            result = detect.detect(conn, console, budget=budget, force=force)
+            result = detect.detect(conn, console.print, budget=budget, force=force)
     except (server.WarehouseError, detect.DetectError) as exc:
         raise _fail(str(exc)) from exc
     console.print(result.summary())

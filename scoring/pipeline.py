@@ -79,7 +79,7 @@ def lightcurve_stage(conn: psycopg.Connection, console: Console) -> None:
 
     new = [item for item in store.load_shipped(conn) if item.upload_id is not None]
     console.print(f"shipped light curves: {len(new)} new")
-    trained = model.train(conn, console)
+    trained = model.train(conn, console.status)
     console.print(
         f"light-curve classifier {trained.model_version}"
         + ("" if trained.created else " (already trained)")
@@ -157,7 +157,7 @@ def run(console: Console, koi_file: Path = settings.SHIPPED_KOI_FILE) -> RunRepo
     _gate(report, "feature checks", console, "features", restore=BEFORE_SCORING)
     with _stage(report, "train", console), server.connect(report.url, autocommit=True) as conn:
         if needs_training(conn):
-            training.train(conn, console)
+            training.train(conn, console.print, console.status)
         else:
             console.print("the champion was trained on this batch: no training needed")
     with _stage(report, "score", console), server.connect(report.url, autocommit=True) as conn:
@@ -175,7 +175,7 @@ def run(console: Console, koi_file: Path = settings.SHIPPED_KOI_FILE) -> RunRepo
         _stage(report, "anomalies", console),
         server.connect(report.url, autocommit=True) as conn,
     ):
-        report.anomalies = detect.detect(conn, console)
+        report.anomalies = detect.detect(conn, console.print)
         console.print(report.anomalies.summary())
     _gate(
         report,

@@ -91,7 +91,6 @@ def shipped_koi_file() -> Path:
 def scored_warehouse(pg_cluster: server.PostgresCluster) -> Iterator[str]:
     """One database with the shipped snapshot ingested, dbt built, the classifier trained, every
     KOI scored and the anomaly lenses fitted — built once per session (a few minutes)."""
-    from rich.console import Console
 
     from scoring.anomalies import detect
     from scoring.classifier import predict, training
@@ -105,9 +104,9 @@ def scored_warehouse(pg_cluster: server.PostgresCluster) -> Iterator[str]:
         try:
             dbt_runner.run_dbt(["build", "--exclude", "tag:scored"], url, on_line=lines.append)
             with psycopg.connect(url, autocommit=True) as conn:
-                training.train(conn, Console(quiet=True))
+                training.train(conn)
                 predict.score(conn)
-                detect.detect(conn, Console(quiet=True))
+                detect.detect(conn)
             dbt_runner.run_dbt(["build", "--select", "tag:scored"], url, on_line=lines.append)
         except dbt_runner.TransformError as exc:
             raise AssertionError("\n".join(lines[-40:])) from exc

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
 from scoring import settings
 from scoring.anomalies import outlier_model, pyod_ensemble
+from scoring.anomalies.results import DetectResult
 from scoring.anomalies.validation import INJECTIONS
 from scoring.ml import features, registry
-
-if TYPE_CHECKING:
-    from scoring.anomalies.detect import DetectResult
 
 TOP = 20
 

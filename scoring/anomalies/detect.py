@@ -13,7 +13,6 @@ import dataclasses
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,12 +20,14 @@ import numpy as np
 import pandas as pd
 import psycopg
 from psycopg import sql
-from rich.console import Console
 
 from scoring.anomalies import anomaly_card, outlier_model, pyod_ensemble
-from scoring.anomalies.validation import Figure, injection_recall, meaning, stability
+from scoring.anomalies.results import DetectResult
+from scoring.anomalies.validation import injection_recall, meaning, stability
 from scoring.errors import ExoHunterError
 from scoring.ml import features, registry
+from scoring.ml.evaluation import Figure
+from scoring.progress import Say, quiet
 from scoring.warehouse import writeback
 
 TASK = registry.KOI_ANOMALY
@@ -108,38 +109,6 @@ def load_frame(conn: psycopg.Connection) -> pd.DataFrame:
     return frame
 
 
-@dataclass
-class DetectResult:
-    model_version: str
-    load_batch_id: int
-    trained: bool
-    rows: int = 0
-    flagged: int = 0
-    reasons: int = 0
-    figures: list[Figure] = dataclasses.field(default_factory=list)
-    diagnostics: dict[str, float] = dataclasses.field(default_factory=dict)
-    timings: dict[str, float] = dataclasses.field(default_factory=dict)
-    card_path: str | None = None
-
-    def figure(self, task: str, estimator: str, metric: str, label: str = "") -> float:
-        for f in self.figures:
-            if (f.task, f.estimator, f.metric, f.class_label) == (task, estimator, metric, label):
-                return f.value
-        raise KeyError((task, estimator, metric, label))
-
-    def summary(self) -> str:
-        if not self.trained:
-            return f"anomaly model {self.model_version} already scored batch {self.load_batch_id}"
-        d = self.diagnostics
-        return (
-            f"anomaly model {self.model_version} scored batch {self.load_batch_id}: "
-            f"{self.rows:,} KOIs, {self.flagged:,} flagged by the ensemble, "
-            f"{self.reasons:,} reason rows; outlier model R-hat max {d['r_hat_max']:.3f}, "
-            f"ESS min {d['ess_bulk_min']:.0f}, {d['divergences']:.0f} divergences "
-            f"({sum(self.timings.values()):.1f} s)"
-        )
-
-
 def _already_scored(conn: psycopg.Connection, version: str, batch: int) -> bool:
     row = conn.execute(
         "select 1 from ml.koi_anomalies where model_version = %s and load_batch_id = %s limit 1",
@@ -150,7 +119,7 @@ def _already_scored(conn: psycopg.Connection, version: str, batch: int) -> bool:
 
 def detect(
     conn: psycopg.Connection,
-    console: Console,
+    say: Say = quiet,
     budget: float = pyod_ensemble.DEFAULT_BUDGET,
     sampler: outlier_model.SamplerConfig = outlier_model.DEFAULT_SAMPLER,
     force: bool = False,
@@ -165,15 +134,15 @@ def detect(
     if not force and _already_scored(conn, version, batch):
         return DetectResult(version, batch, trained=False)
     result = DetectResult(version, batch, trained=True)
-    with _timed(result, "ensemble", console):
+    with _timed(result, "ensemble", say):
         ensemble = pyod_ensemble.score_batch(frame, SEED, budget)
-    with _timed(result, "bayesian fit", console):
+    with _timed(result, "bayesian fit", say):
         try:
             bayes = outlier_model.score_frame(frame, budget, sampler)
         except outlier_model.NotConverged as exc:
             raise DetectError(f"{exc}; nothing was stored") from exc
     result.diagnostics = bayes.fit.diagnostics()
-    with _timed(result, "validation", console):
+    with _timed(result, "validation", say):
         result.figures = [
             *injection_recall(frame, budget, sampler),
             *stability(frame, budget),
@@ -184,8 +153,8 @@ def detect(
     artifact = {"config": config(budget, sampler), "posterior": bayes.fit.draws}
     path, sha = registry.save_artifact(version, artifact)
     result.card_path = anomaly_card.write(result, frame, ensemble, bayes, reason_rows)
-    with conn.transaction():
-        _register(conn, result, frame, budget, sampler, path, sha)
+    with conn.transaction():  # the version and its scores, or neither
+        _publish(conn, result, frame, budget, sampler, path, sha)
         key = {"model_version": version, "load_batch_id": batch}
         scored_at = datetime.now(UTC)
         result.rows = writeback.replace_rows(
@@ -202,21 +171,19 @@ def detect(
             REASON_COLUMNS,
             [(version, batch, frame["kepoi_name"].iloc[r], *rest) for r, *rest in reason_rows],
         )
-        _store_figures(conn, version, result, sampler)
-        registry.promote(conn, version)
     result.flagged = int(ensemble.is_anomaly.sum())
     return result
 
 
 @contextmanager
-def _timed(result: DetectResult, name: str, console: Console) -> Iterator[None]:
-    console.print(f"anomalies: {name} …")
+def _timed(result: DetectResult, name: str, say: Say) -> Iterator[None]:
+    say(f"anomalies: {name} …")
     start = time.perf_counter()
     yield
     result.timings[name] = time.perf_counter() - start
 
 
-def _register(
+def _publish(
     conn: psycopg.Connection,
     result: DetectResult,
     frame: pd.DataFrame,
@@ -225,8 +192,15 @@ def _register(
     path: str,
     sha: str,
 ) -> None:
-    conn.execute("delete from ml.model_registry where model_version = %s", (result.model_version,))
-    registry.register(
+    protocol = (
+        "NUTS, {chains} chains x {samples} draws after {warmup} warm-up; R-hat <= "
+        f"{outlier_model.MAX_R_HAT}, bulk ESS >= {outlier_model.MIN_ESS}, no divergence required"
+    ).format(**dataclasses.asdict(sampler))
+    convergence = [
+        Figure("convergence", "bayesian", metric, "", value, protocol)
+        for metric, value in result.diagnostics.items()
+    ]
+    registry.publish(
         conn,
         registry.ModelEntry(
             model_version=result.model_version,
@@ -241,6 +215,7 @@ def _register(
             artifact_sha256=sha,
             model_card_path=result.card_path,
         ),
+        figures=[*result.figures, *convergence],
     )
 
 
@@ -282,38 +257,3 @@ def _anomaly_rows(
             bool(bayes.flagged[i]) if has_density[i] else None,
             scored_at,
         )
-
-
-def _store_figures(
-    conn: psycopg.Connection,
-    version: str,
-    result: DetectResult,
-    sampler: outlier_model.SamplerConfig,
-) -> None:
-    protocol = (
-        "NUTS, {chains} chains x {samples} draws after {warmup} warm-up; R-hat <= "
-        f"{outlier_model.MAX_R_HAT}, bulk ESS >= {outlier_model.MIN_ESS}, no divergence required"
-    ).format(**dataclasses.asdict(sampler))
-    rows = [
-        (version, f.task, f.estimator, f.metric, f.class_label, f.value, f.protocol, True)
-        for f in result.figures
-    ] + [
-        (version, "convergence", "bayesian", metric, "", value, protocol, True)
-        for metric, value in result.diagnostics.items()
-    ]
-    writeback.replace_rows(
-        conn,
-        "ml.model_metrics",
-        {"model_version": version},
-        [
-            "model_version",
-            "task",
-            "estimator",
-            "metric",
-            "class_label",
-            "value",
-            "protocol",
-            "honest",
-        ],
-        rows,
-    )

@@ -14,13 +14,13 @@ injections.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from scoring.anomalies import outlier_model, pyod_ensemble
 from scoring.ml import features
+from scoring.ml.evaluation import Figure
 
 INJECTED_PER_REPEAT = 50
 REPEATS = 2
@@ -62,18 +62,6 @@ INJECTIONS: dict[str, Callable[[pd.DataFrame, np.random.Generator], pd.DataFrame
     "long_duration": long_duration,
     "oversized_occulter": oversized_occulter,
 }
-
-
-@dataclass(frozen=True)
-class Figure:
-    """One measured figure, stored in ml.model_metrics."""
-
-    task: str
-    estimator: str
-    metric: str
-    class_label: str
-    value: float
-    protocol: str
 
 
 def injection_recall(

@@ -10,7 +10,6 @@ from typing import Any
 
 import pandas as pd
 import psycopg
-from rich.console import Console
 from sqlalchemy import create_engine
 
 from scoring.bench.runner import peak_rss_mb, run_child
@@ -26,7 +25,7 @@ def bench_scoring(url: str) -> dict[str, float]:
     """Train on the shipped snapshot in ``url``, then time scoring and the write-back paths."""
     with psycopg.connect(url, autocommit=True) as conn:
         start = time.perf_counter()
-        training.train(conn, Console(quiet=True))
+        training.train(conn)
         train_s = time.perf_counter() - start
         result = predict.score(conn)
         rows = _prediction_frame(conn)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from scoring import settings
+from scoring.classifier.results import TrainResult
 from scoring.ml import features, registry
-
-if TYPE_CHECKING:
-    from scoring.classifier.training import Evaluation, TrainResult
+from scoring.ml.evaluation import Evaluation
 
 BINARY_ROWS = (
     ("roc_auc", "ROC AUC"),

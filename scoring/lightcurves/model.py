@@ -33,13 +33,13 @@ import numpy as np
 import pandas as pd
 import psycopg
 import xgboost
-from rich.console import Console
 
 from scoring import settings
-from scoring.classifier import training
 from scoring.errors import ExoHunterError
 from scoring.lightcurves.search import Signal
 from scoring.ml import features, nested_cv, registry
+from scoring.ml.evaluation import Evaluation, binary_evaluation
+from scoring.progress import NO_STATUS, Status
 
 TASK = registry.LIGHTCURVE_CLASSIFIER
 SEED = 0
@@ -134,12 +134,12 @@ class TrainResult:
     model_version: str
     created: bool
     n_rows: int = 0
-    evaluations: list[training.Evaluation] = field(default_factory=list)
+    evaluations: list[Evaluation] = field(default_factory=list)
     seconds: float = 0.0
     card_path: str | None = None
 
 
-def train(conn: psycopg.Connection, console: Console, force: bool = False) -> TrainResult:
+def train(conn: psycopg.Connection, status: Status = NO_STATUS, force: bool = False) -> TrainResult:
     """Measure both variants by grouped nested CV, fit them on all rows, register, promote."""
     frame = training_frame(conn)
     if frame.empty:
@@ -160,42 +160,46 @@ def train(conn: psycopg.Connection, console: Console, force: bool = False) -> Tr
     evaluations, models = [], {}
     for name, columns in VARIANTS.items():
         X = features.matrix(frame, columns)
-        with console.status(f"light-curve P(planet), {name}: grouped nested CV …"):
+        with status(f"light-curve P(planet), {name}: grouped nested CV …"):
             cv = nested_cv.cross_validate(XGBOOST, X, y, groups, SEED)
             models[name] = nested_cv.fit_calibrated(XGBOOST, X, y, groups, SEED)
         protocol = (
-            f"{training.PROTOCOL}; CONFIRMED vs FALSE POSITIVE, {len(y):,} KOIs; features a "
+            f"{nested_cv.PROTOCOL}; CONFIRMED vs FALSE POSITIVE, {len(y):,} KOIs; features a "
             f"light curve gives ({', '.join(columns)})"
         )
         evaluations.append(
-            training._binary_evaluation(
-                f"p_planet_{name}", "xgboost", y, cv.proba[:, 1], True, protocol, cv.chosen_params
+            binary_evaluation(
+                f"p_planet_{name}",
+                "xgboost",
+                y,
+                cv.proba[:, 1],
+                THRESHOLD,
+                True,
+                protocol,
+                cv.chosen_params,
             )
         )
     result = TrainResult(version, True, len(y), evaluations, time.perf_counter() - start)
     artifact = {"variants": VARIANTS, "threshold": THRESHOLD, "models": models}
     path, sha = registry.save_artifact(version, artifact)
     result.card_path = _write_card(result, frame)
-    with conn.transaction():
-        conn.execute("delete from ml.model_registry where model_version = %s", (version,))
-        registry.register(
-            conn,
-            registry.ModelEntry(
-                model_version=version,
-                task=TASK,
-                algorithm=XGBOOST.algorithm,
-                hyperparameters={n: m.params for n, m in models.items()} | {"config": config()},
-                feature_list=all_features,
-                training_load_batch_id=batch,
-                training_snapshot_at=frame["snapshot_at"].iloc[0],
-                training_rows=len(y),
-                artifact_path=path,
-                artifact_sha256=sha,
-                model_card_path=result.card_path,
-            ),
-        )
-        training._store_evaluations(conn, version, evaluations)
-        registry.promote(conn, version)
+    registry.publish(
+        conn,
+        registry.ModelEntry(
+            model_version=version,
+            task=TASK,
+            algorithm=XGBOOST.algorithm,
+            hyperparameters={n: m.params for n, m in models.items()} | {"config": config()},
+            feature_list=all_features,
+            training_load_batch_id=batch,
+            training_snapshot_at=frame["snapshot_at"].iloc[0],
+            training_rows=len(y),
+            artifact_path=path,
+            artifact_sha256=sha,
+            model_card_path=result.card_path,
+        ),
+        evaluations=evaluations,
+    )
     return result
 
 
@@ -232,7 +236,7 @@ of the whole mission; a light curve's come from ExoHunter's box and trapezoid fi
 given: expect some shift.
 
 ## Protocol
-{training.PROTOCOL}.
+{nested_cv.PROTOCOL}.
 
 ## Metrics (out-of-fold)
 | task | ROC AUC | PR AUC | Brier | recall @ precision >= 0.90 |

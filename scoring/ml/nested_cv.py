@@ -33,6 +33,11 @@ from xgboost import XGBClassifier
 
 N_OUTER_FOLDS = 5
 N_INNER_FOLDS = 3
+PROTOCOL = (
+    "5-fold StratifiedGroupKFold grouped by kepid (seed 0), out-of-fold predictions; "
+    "hyper-parameters and isotonic calibration chosen inside each training fold by 3-fold "
+    "grouped CV"
+)
 
 XGB_BASE = {
     "n_estimators": 200,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +22,9 @@ from psycopg.types.json import Jsonb
 
 from scoring import settings
 from scoring.errors import ExoHunterError
+from scoring.ml import evaluation
+from scoring.ml.evaluation import Evaluation, Figure
+from scoring.warehouse import writeback
 
 # The tasks a model version serves; each task has at most one champion.
 KOI_CLASSIFIER = "koi_classifier"
@@ -152,3 +156,63 @@ def load_artifact(conn: psycopg.Connection, version: str) -> Any:
             "modified after training; refusing to load it. Retrain with `exohunter train --force`."
         )
     return joblib.load(path)
+
+
+METRIC_COLUMNS = (
+    "model_version",
+    "task",
+    "estimator",
+    "metric",
+    "class_label",
+    "value",
+    "protocol",
+    "honest",
+)
+CURVE_COLUMNS = (
+    "model_version",
+    "task",
+    "estimator",
+    "curve",
+    "point_index",
+    "x",
+    "y",
+    "threshold",
+    "n",
+)
+
+
+def publish(
+    conn: psycopg.Connection,
+    entry: ModelEntry,
+    figures: Sequence[Figure] = (),
+    evaluations: Sequence[Evaluation] = (),
+    make_champion: bool = True,
+) -> None:
+    """Register a model version with what it measured, in one transaction, and (by default) make
+    it its task's champion.
+
+    Publishing a version again replaces its registry row, figures and curves: readers see the
+    previous registration or the new one, never a mix. Write the version's results (scores,
+    anomalies) in the same transaction by calling this inside ``conn.transaction()``.
+    """
+    version = entry.model_version
+    rows = [*figures, *(f for e in evaluations for f in e.figures())]
+    with conn.transaction():
+        conn.execute("delete from ml.model_registry where model_version = %s", (version,))
+        register(conn, entry)
+        writeback.replace_rows(
+            conn,
+            "ml.model_metrics",
+            {"model_version": version},
+            list(METRIC_COLUMNS),
+            [f.row(version) for f in rows],
+        )
+        writeback.replace_rows(
+            conn,
+            "ml.model_curves",
+            {"model_version": version},
+            list(CURVE_COLUMNS),
+            evaluation.curve_rows(version, list(evaluations)),
+        )
+        if make_champion:
+            promote(conn, version)

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from rich.console import Console
 
 from scoring import settings
 from scoring.anomalies import detect, outlier_model
@@ -92,7 +91,7 @@ def test_a_non_converged_fit_is_rejected_and_nothing_is_stored(
     before = conn.execute("select count(*) from ml.koi_anomalies").fetchone()[0]
     starved = outlier_model.SamplerConfig(warmup=10, samples=20)
     with pytest.raises(detect.DetectError, match="did not converge"):
-        detect.detect(conn, Console(quiet=True), sampler=starved)
+        detect.detect(conn, sampler=starved)
     assert conn.execute("select count(*) from ml.koi_anomalies").fetchone()[0] == before
     assert registry.champion(conn, detect.TASK) == champion
     assert (
@@ -105,7 +104,7 @@ def test_a_non_converged_fit_is_rejected_and_nothing_is_stored(
 
 def test_detecting_again_on_the_same_batch_changes_nothing(conn: psycopg.Connection) -> None:
     before = conn.execute("select min(scored_at), count(*) from ml.koi_anomalies").fetchone()
-    result = detect.detect(conn, Console(quiet=True))
+    result = detect.detect(conn)
     assert not result.trained
     assert (
         conn.execute("select min(scored_at), count(*) from ml.koi_anomalies").fetchone() == before

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from rich.console import Console
 
 from scoring import settings
 from scoring.classifier import predict, training
@@ -94,7 +93,7 @@ def test_retraining_the_same_config_on_the_same_batch_changes_nothing(
     conn: psycopg.Connection,
 ) -> None:
     before = conn.execute("select model_version, created_at from ml.model_registry").fetchall()
-    result = training.train(conn, Console(quiet=True))
+    result = training.train(conn)
     assert not result.created
     assert (
         conn.execute("select model_version, created_at from ml.model_registry").fetchall() == before
