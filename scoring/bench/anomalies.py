@@ -17,7 +17,7 @@ from psycopg import sql
 from pyod.models.iforest import IForest
 
 from scoring.anomalies import detect, outlier_model, pyod_ensemble
-from scoring.bench.runner import peak_rss_mb, run_child
+from scoring.bench.harness import peak_rss_mb, run_child
 from scoring.ml import features
 
 SCALE_PEAK_RSS_TARGET_MB = 2048

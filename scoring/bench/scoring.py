@@ -12,7 +12,7 @@ import pandas as pd
 import psycopg
 from sqlalchemy import create_engine
 
-from scoring.bench.runner import peak_rss_mb, run_child
+from scoring.bench.harness import peak_rss_mb, run_child
 from scoring.classifier import predict, training
 from scoring.ml import features, registry
 from scoring.warehouse import writeback

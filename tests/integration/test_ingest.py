@@ -707,9 +707,9 @@ def test_postgresql_15_loads_and_rejects_with_regex_checks(
 
 # -- the benchmark stays runnable ---------------------------------------------------------------
 def test_bench_ingest_runs_small(database_url: str, exohunter_home: Path) -> None:
-    from scoring.bench import runner
+    from scoring.bench import ingest
 
-    figures = runner.bench_ingest(database_url, scale_rows=20_000, repeats=2, quiet=True)
+    figures = ingest.bench_ingest(database_url, scale_rows=20_000, repeats=2, quiet=True)
     assert figures["shipped"]["rows"] == 9564
     assert figures["shipped"]["ratio"] > 0
     assert figures["scale"]["rows"] == 20_000
