@@ -7,14 +7,31 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from scoring import settings
-from scoring.warehouse import server
+from scoring.errors import ExoHunterError
 
 if TYPE_CHECKING:
+    import click
+
     from scoring.lightcurves.store import Analysis, Loaded
 
+console = Console()
+
+
+class _Commands(typer.core.TyperGroup):
+    """Every command's user errors end here: one line, exit 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ExoHunterError as exc:
+            raise _fail(str(exc)) from exc
+
+
 app = typer.Typer(
+    cls=_Commands,
     help="ExoHunter: rank exoplanet signals from NASA Kepler/TESS data.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
@@ -24,25 +41,22 @@ warehouse_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(warehouse_app, name="warehouse")
-console = Console()
 
 
 def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}")
+    # One line, whatever the terminal's width; the message is text, not rich markup.
+    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     return typer.Exit(code=1)
 
 
 @warehouse_app.command("up")
 def warehouse_up() -> None:
     """Start the warehouse (initialising it on first use) and apply pending migrations."""
-    from scoring.warehouse import migrate
+    from scoring.warehouse import migrate, server
 
-    try:
-        url = server.database_url()
-        with server.connect(url) as conn:
-            applied = migrate.apply(conn)
-    except (server.WarehouseError, migrate.MigrationError) as exc:
-        raise _fail(str(exc)) from exc
+    url = server.database_url()
+    with server.connect(url) as conn:
+        applied = migrate.apply(conn)
     for migration in applied:
         console.print(f"applied migration {migration.version}_{migration.name}")
     console.print(f"warehouse ready: {server.mask_password(url)}")
@@ -51,6 +65,8 @@ def warehouse_up() -> None:
 @warehouse_app.command("down")
 def warehouse_down() -> None:
     """Stop the embedded warehouse (the data stays)."""
+    from scoring.warehouse import server
+
     if settings.external_database_url():
         raise _fail(
             "EXOHUNTER_DATABASE_URL points at an external PostgreSQL; ExoHunter does not stop it"
@@ -62,7 +78,7 @@ def warehouse_down() -> None:
 @warehouse_app.command("status")
 def warehouse_status() -> None:
     """Say whether the warehouse runs, where its data lives and which schema version it has."""
-    from scoring.warehouse import migrate
+    from scoring.warehouse import migrate, server
 
     external = settings.external_database_url()
     if external:
@@ -80,21 +96,9 @@ def warehouse_status() -> None:
         console.print(f"  log:            {status.log_file}")
         if not status.running:
             raise typer.Exit(code=3)
-    try:
-        with server.connect(server.database_url(start=False)) as conn:
-            version = conn.execute("show server_version").fetchone()[0]
-            done = (
-                {
-                    row[0]
-                    for row in conn.execute(
-                        "select version from public.schema_migrations"
-                    ).fetchall()
-                }
-                if conn.execute("select to_regclass('public.schema_migrations')").fetchone()[0]
-                else set()
-            )
-    except server.WarehouseError as exc:
-        raise _fail(str(exc)) from exc
+    with server.connect(server.database_url(start=False)) as conn:
+        version = conn.info.parameter_status("server_version")
+        done = migrate.applied(conn)
     pending = [m for m in migrate.available() if m.version not in done]
     console.print(f"  server:         PostgreSQL {version}")
     console.print(f"  migrations:     {len(done)} applied, {len(pending)} pending")
@@ -111,28 +115,23 @@ def warehouse_url(
     ),
 ) -> None:
     """Print the warehouse connection URL (for psql, dbt or a BI tool)."""
-    from scoring.warehouse import migrate
+    from scoring.warehouse import server
 
-    try:
-        # The reader role exists once the migrations ran; its password is set in the server.
-        url = server.reader_url(server.prepare()) if reader else server.database_url(start=False)
-    except (server.WarehouseError, migrate.MigrationError) as exc:
-        raise _fail(str(exc)) from exc
+    # The reader role exists once the migrations ran; its password is set in the server.
+    url = server.reader_url(server.prepare()) if reader else server.database_url(start=False)
     print(url if show_password else server.mask_password(url))
 
 
 def _run_dbt(args: list[str]) -> None:
-    from scoring.warehouse import dbt_runner, migrate
+    from scoring.console import dbt_progress
+    from scoring.warehouse import dbt_runner, server
 
-    try:
-        url = server.prepare()
-        if args[:1] in (["build"], ["run"], ["test"]):
-            with dbt_runner.dbt_progress(console, f"dbt {args[0]}") as on_line:
-                dbt_runner.run_dbt(args, url, on_line=on_line)
-        else:
-            dbt_runner.run_dbt(args, url, on_line=lambda line: console.print(line, markup=False))
-    except (server.WarehouseError, migrate.MigrationError, dbt_runner.TransformError) as exc:
-        raise _fail(str(exc)) from exc
+    url = server.prepare()
+    if args[:1] in (["build"], ["run"], ["test"]):
+        with dbt_progress(console, f"dbt {args[0]}") as on_line:
+            dbt_runner.run_dbt(args, url, on_line=on_line)
+    else:
+        dbt_runner.run_dbt(args, url, on_line=lambda line: console.print(line, markup=False))
 
 
 @app.command()
@@ -156,14 +155,8 @@ def run(
     """The whole pipeline: warehouse → ingest → checks → dbt build → checks → train → score →
     checks → anomalies → checks → light curves → marts."""
     from scoring import pipeline
-    from scoring.anomalies import detect
-    from scoring.classifier import predict
     from scoring.dashboards import service as superset
-    from scoring.ingest import loader
-    from scoring.lightcurves import model, readers, search
-    from scoring.ml import registry
-    from scoring.quality import gates
-    from scoring.warehouse import dbt_runner, migrate
+    from scoring.warehouse import server
 
     # Ctrl-C stops what this command started; a warehouse that already ran keeps running.
     started_warehouse = not settings.external_database_url() and not (
@@ -174,22 +167,6 @@ def run(
         if dashboards:
             with superset.served(report.url, superset.DEFAULT_PORT, console.print):
                 superset.wait_until_interrupted(console.print)
-    except (
-        readers.LightCurveError,
-        model.LightCurveModelError,
-        search.SearchError,
-        server.WarehouseError,
-        migrate.MigrationError,
-        loader.IngestError,
-        dbt_runner.TransformError,
-        registry.RegistryError,
-        predict.ScoringError,
-        detect.DetectError,
-        superset.DashboardsError,
-        gates.QualityError,
-        gates.QualityGateError,
-    ) as exc:
-        raise _fail(str(exc)) from exc
     finally:
         if dashboards and started_warehouse:
             server.embedded().down()
@@ -217,30 +194,23 @@ def check(
     Reports only: a failure changes no batch's status (the gates of `exohunter run` do). Exits
     with 1 when a critical expectation fails.
     """
-    from scoring.quality import gates
-    from scoring.warehouse import dbt_runner, migrate
+    from scoring.console import dbt_progress
+    from scoring.quality import gates, targets
+    from scoring.warehouse import dbt_runner, server
 
-    if stage is not None and stage not in gates.STAGES:
-        raise _fail(f"unknown stage {stage!r}: choose one of {', '.join(gates.STAGES)}")
-    try:
-        url = server.prepare()
-        report = gates.check(
-            url,
-            [stage] if stage else None,
-            batch_id=batch,
-            model_version=model,
-            console=console,
-        )
-        if report.runs:
-            with dbt_runner.dbt_progress(console, "dbt build (data-quality marts)") as on_line:
-                dbt_runner.run_dbt(["build", "--select", "tag:dq"], url, on_line=on_line)
-    except (
-        server.WarehouseError,
-        migrate.MigrationError,
-        gates.QualityError,
-        dbt_runner.TransformError,
-    ) as exc:
-        raise _fail(str(exc)) from exc
+    if stage is not None and stage not in targets.STAGES:
+        raise _fail(f"unknown stage {stage!r}: choose one of {', '.join(targets.STAGES)}")
+    url = server.prepare()
+    report = gates.check(
+        url,
+        [stage] if stage else None,
+        batch_id=batch,
+        model_version=model,
+        say=lambda line: console.print(line, highlight=False),
+    )
+    if report.runs:
+        with dbt_progress(console, "dbt build (data-quality marts)") as on_line:
+            dbt_runner.run_dbt(["build", "--select", "tag:dq"], url, on_line=on_line)
     for reason in report.skipped:
         console.print(f"not checked: {reason}")
     if not report.runs:
@@ -272,15 +242,11 @@ def ingest_koi(
 ) -> None:
     """Load a KOI cumulative table export into raw.koi_cumulative as one load batch."""
     from scoring.ingest import archive, loader
-    from scoring.warehouse import migrate
 
     if from_archive == (path_or_url is not None):
         raise _fail("give either PATH_OR_URL or --from-archive (one of the two)")
     source = archive.TAP_CUMULATIVE_URL if from_archive else str(path_or_url)
-    try:
-        result = loader.ingest_koi(source, console=console)
-    except (loader.IngestError, server.WarehouseError, migrate.MigrationError) as exc:
-        raise _fail(str(exc)) from exc
+    result = loader.ingest_koi(source, console=console)
     if result.already_loaded:
         console.print(result.summary())
         return
@@ -312,30 +278,22 @@ def ingest_lightcurve(
     analyse: bool = typer.Option(True, help="Search and score what was loaded."),
 ) -> None:
     """Load light curves into raw (idempotent by sha256), then search and score them."""
-    from scoring.lightcurves import readers, search, store
-    from scoring.warehouse import migrate
+    from scoring.lightcurves import readers, store
+    from scoring.warehouse import server
 
-    try:
-        with server.connect(server.prepare(), autocommit=True) as conn:
-            for path in files:
-                data = readers.read_file(path)
-                star = store.StarInput(star_id=star_id)
-                if analyse:
-                    done = store.load_and_analyse(conn, data, str(path), "cli", star, time_system)
-                else:
-                    done = [
-                        (item, None)
-                        for item in store.load(conn, data, str(path), "cli", star, time_system)
-                    ]
-                for item, analysis in done:
-                    _report_loaded(path, item, analysis)
-    except (
-        readers.LightCurveError,
-        search.SearchError,
-        server.WarehouseError,
-        migrate.MigrationError,
-    ) as exc:
-        raise _fail(str(exc)) from exc
+    with server.connect(server.prepare(), autocommit=True) as conn:
+        for path in files:
+            data = readers.read_file(path)
+            star = store.StarInput(star_id=star_id)
+            if analyse:
+                done = store.load_and_analyse(conn, data, str(path), "cli", star, time_system)
+            else:
+                done = [
+                    (item, None)
+                    for item in store.load(conn, data, str(path), "cli", star, time_system)
+                ]
+            for item, analysis in done:
+                _report_loaded(path, item, analysis)
 
 
 def _report_loaded(path: Path, item: Loaded, analysis: Analysis | None) -> None:
@@ -387,17 +345,10 @@ def lightcurves_train(
 ) -> None:
     """Train the light-curve P(planet) model on the KOI table (grouped nested CV), register it."""
     from scoring.lightcurves import model
-    from scoring.ml import registry
+    from scoring.warehouse import server
 
-    try:
-        with server.connect(server.prepare(), autocommit=True) as conn:
-            result = model.train(conn, console.status, force=force)
-    except (
-        server.WarehouseError,
-        registry.RegistryError,
-        model.LightCurveModelError,
-    ) as exc:
-        raise _fail(str(exc)) from exc
+    with server.connect(server.prepare(), autocommit=True) as conn:
+        result = model.train(conn, console.status, force=force)
     if not result.created:
         console.print(f"model {result.model_version} is already trained: nothing to do")
         return
@@ -412,19 +363,13 @@ def lightcurves_analyse(
 ) -> None:
     """Search and score the uploads not yet analysed by this search and model version."""
     from scoring.lightcurves import store
+    from scoring.warehouse import server
 
-    try:
-        with server.connect(server.prepare(), autocommit=True) as conn:
-            ids = (
-                [r[0] for r in conn.execute("select upload_id from raw.lightcurve_uploads")]
-                if every
-                else store.pending(conn)
-            )
-            for upload_id in ids:
-                console.print(f"upload {upload_id}:")
-                _print_analysis(store.analyse(conn, upload_id))
-    except server.WarehouseError as exc:
-        raise _fail(str(exc)) from exc
+    with server.connect(server.prepare(), autocommit=True) as conn:
+        ids = store.every_upload(conn) if every else store.pending(conn)
+        for upload_id in ids:
+            console.print(f"upload {upload_id}:")
+            _print_analysis(store.analyse(conn, upload_id))
     console.print(f"{len(ids)} upload(s) analysed")
 
 
@@ -434,12 +379,10 @@ def lightcurves_ranking(limit: int = typer.Option(10, help="Rows to show.")) -> 
     from rich.table import Table
 
     from scoring.lightcurves import store
+    from scoring.warehouse import server
 
-    try:
-        with server.connect(server.prepare()) as conn:
-            rows = sorted(store.anomaly_ranking(conn), key=lambda r: -r["anomaly_score"])
-    except server.WarehouseError as exc:
-        raise _fail(str(exc)) from exc
+    with server.connect(server.prepare()) as conn:
+        rows = sorted(store.anomaly_ranking(conn), key=lambda r: -r["anomaly_score"])
     table = Table("rank", "score", "target", "file", "why")
     for rank, row in enumerate(rows[:limit], 1):
         table.add_row(
@@ -473,15 +416,10 @@ def train(
 ) -> None:
     """Evaluate the candidates (grouped nested CV), fit and register the KOI classifier."""
     from scoring.classifier import training
-    from scoring.ml import registry
+    from scoring.warehouse import server
 
-    try:
-        with server.connect(server.prepare(), autocommit=True) as conn:
-            result = training.train(
-                conn, console.print, console.status, force=force, promote=promote
-            )
-    except (server.WarehouseError, registry.RegistryError) as exc:
-        raise _fail(str(exc)) from exc
+    with server.connect(server.prepare(), autocommit=True) as conn:
+        result = training.train(conn, console.print, console.status, force=force, promote=promote)
     if result.created:
         xgb = result.evaluation("p_planet", "xgboost")
         console.print(
@@ -497,13 +435,10 @@ def score(
 ) -> None:
     """Score every KOI of the latest batch; write predictions and explanations to ml."""
     from scoring.classifier import predict
-    from scoring.ml import registry
+    from scoring.warehouse import server
 
-    try:
-        with server.connect(server.prepare(), autocommit=True) as conn:
-            result = predict.score(conn, model)
-    except (server.WarehouseError, registry.RegistryError, predict.ScoringError) as exc:
-        raise _fail(str(exc)) from exc
+    with server.connect(server.prepare(), autocommit=True) as conn:
+        result = predict.score(conn, model)
     console.print(result.summary())
 
 
@@ -514,12 +449,10 @@ def anomalies(
 ) -> None:
     """Flag unusual KOIs: the PyOD ensemble and the Bayesian outlier model, validated, into ml."""
     from scoring.anomalies import detect
+    from scoring.warehouse import server
 
-    try:
-        with server.connect(server.prepare(), autocommit=True) as conn:
-            result = detect.detect(conn, console.print, budget=budget, force=force)
-    except (server.WarehouseError, detect.DetectError) as exc:
-        raise _fail(str(exc)) from exc
+    with server.connect(server.prepare(), autocommit=True) as conn:
+        result = detect.detect(conn, console.print, budget=budget, force=force)
     console.print(result.summary())
     if result.card_path:
         console.print(f"model card: {settings.home() / result.card_path}")
@@ -530,21 +463,11 @@ def models() -> None:
     """List registered model versions with their headline metrics."""
     from rich.table import Table
 
-    try:
-        with server.connect(server.prepare()) as conn:
-            rows = conn.execute("""
-                select r.model_version, r.task, r.algorithm, r.training_load_batch_id,
-                       r.is_champion, r.created_at,
-                       max(m.value) filter (where m.metric = 'roc_auc'),
-                       max(m.value) filter (where m.metric = 'recall_at_precision_0.90')
-                from ml.model_registry as r
-                left join ml.model_metrics as m
-                    on m.model_version = r.model_version and m.task = 'p_planet'
-                    and m.estimator = 'xgboost'
-                group by r.model_version
-                order by r.created_at""").fetchall()
-    except server.WarehouseError as exc:
-        raise _fail(str(exc)) from exc
+    from scoring.ml import registry
+    from scoring.warehouse import server
+
+    with server.connect(server.prepare()) as conn:
+        rows = registry.versions(conn)
     table = Table(
         "version", "task", "algorithm", "batch", "champion", "created", "ROC AUC", "recall @ P≥0.90"
     )
@@ -576,7 +499,7 @@ def report(
     """Write a PDF discovery report per KOI: P(planet) and its reasons, the star and the signal,
     the known population, anomaly and data-quality status, the light curve when there is one."""
     from scoring.reports import content, pdf
-    from scoring.warehouse import migrate
+    from scoring.warehouse import server
 
     if not kois and not top:
         raise _fail("name at least one KOI, or use --top N")
@@ -591,8 +514,6 @@ def report(
             for name in names:
                 path = pdf.write(content.load(conn, name), folder)
                 console.print(f"[bold green]wrote[/] {path}")
-    except (server.WarehouseError, migrate.MigrationError, content.ReportError) as exc:
-        raise _fail(str(exc)) from exc
     except OSError as exc:  # an unwritable --out: the reports written before it stay whole
         raise _fail(f"cannot write the report into {folder}: {exc.strerror or exc}") from exc
 
@@ -606,14 +527,12 @@ def serve(
     """Serve the scoring API (predictions, discoveries, live scoring); docs at /docs."""
     import uvicorn
 
-    from scoring.web import api
+    from scoring.warehouse import server
+    from scoring.web.app import create_app
 
-    try:
-        server.database_url()  # starts the embedded warehouse; an external one is left alone
-    except server.WarehouseError as exc:
-        raise _fail(str(exc)) from exc
+    server.database_url()  # starts the embedded warehouse; an external one is left alone
     console.print(f"ExoHunter API on http://{host}:{port} (docs: http://{host}:{port}/docs)")
-    uvicorn.run(api.create_app(), host=host, port=port)
+    uvicorn.run(create_app(), host=host, port=port)
 
 
 # -- dashboards ---------------------------------------------------------------------------------
@@ -630,12 +549,9 @@ def dashboards_up(
 ) -> None:
     """Install Superset if missing, bootstrap it, import the dashboards and serve them."""
     from scoring.dashboards import service
-    from scoring.warehouse import migrate
+    from scoring.warehouse import server
 
-    try:
-        service.up(server.prepare(), port, console.print)
-    except (server.WarehouseError, migrate.MigrationError, service.DashboardsError) as exc:
-        raise _fail(str(exc)) from exc
+    service.up(server.prepare(), port, console.print)
 
 
 @dashboards_app.command("down")
@@ -672,7 +588,4 @@ def dashboards_export(
     from scoring.dashboards import service
 
     folder = Path(target).resolve() if target else service.ASSETS_DIR
-    try:
-        service.export(folder, console.print)
-    except service.DashboardsError as exc:
-        raise _fail(str(exc)) from exc
+    service.export(folder, console.print)

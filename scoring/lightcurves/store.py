@@ -419,6 +419,10 @@ SIGNAL_COLUMNS = (
 )
 
 
+def every_upload(conn: psycopg.Connection) -> list[int]:
+    return [r[0] for r in conn.execute("select upload_id from raw.lightcurve_uploads order by 1")]
+
+
 def pending(conn: psycopg.Connection) -> list[int]:
     """Uploads never analysed, or analysed by another search configuration or model."""
     version, _ = model.champion_artifact(conn)

@@ -137,6 +137,23 @@ def champion(conn: psycopg.Connection, task: str) -> str | None:
     return row[0] if row else None
 
 
+def versions(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
+    """Every registered version, oldest first: (version, task, algorithm, training batch,
+    champion, created, P(planet) ROC AUC, recall at precision 0.90) — the last two for the
+    classifier's XGBoost, NULL for the other tasks."""
+    return conn.execute("""
+        select r.model_version, r.task, r.algorithm, r.training_load_batch_id,
+               r.is_champion, r.created_at,
+               max(m.value) filter (where m.metric = 'roc_auc'),
+               max(m.value) filter (where m.metric = 'recall_at_precision_0.90')
+        from ml.model_registry as r
+        left join ml.model_metrics as m
+            on m.model_version = r.model_version and m.task = 'p_planet'
+            and m.estimator = 'xgboost'
+        group by r.model_version
+        order by r.created_at""").fetchall()
+
+
 def load_artifact(conn: psycopg.Connection, version: str) -> Any:
     """Load a registered artifact after checking its sha256 against the registry."""
     row = conn.execute(

@@ -7,23 +7,15 @@ from the warehouse URL so that dbt, psql and ExoHunter always talk to the same d
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 from scoring import settings
 from scoring.errors import ExoHunterError
-
-# "12 of 190 OK created sql view model staging.stg_kepler__koi ..." / "3 of 190 WARN 1 ..."
-_NODE_LINE = re.compile(r"\b(\d+) of (\d+) (START|OK|PASS|WARN|ERROR|FAIL|SKIP)\b")
 
 
 class TransformError(ExoHunterError):
@@ -80,30 +72,3 @@ def run_dbt(args: list[str], url: str, on_line: Callable[[str], None] = print) -
         raise TransformError(
             f"dbt {' '.join(args)} failed (exit {process.returncode}); its last lines:\n  {last}"
         )
-
-
-@contextmanager
-def dbt_progress(console: Console, title: str = "dbt") -> Iterator[Callable[[str], None]]:
-    """A progress bar fed by dbt's own "N of M" lines; warnings, errors and dbt's closing report
-    are printed, the rest of dbt's chatter is not."""
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task(title, total=None)
-        closing = False
-
-        def on_line(line: str) -> None:
-            nonlocal closing
-            text = line.split("  ", 1)[-1].strip() if line[:2].isdigit() else line.strip()
-            closing = closing or text.startswith("Finished running")
-            node = _NODE_LINE.search(text)
-            if node and node[3] != "START":
-                progress.update(task, completed=int(node[1]), total=int(node[2]))
-            if closing or (node and node[3] in {"WARN", "ERROR", "FAIL"}):
-                console.print(text, markup=False, highlight=False)
-
-        yield on_line

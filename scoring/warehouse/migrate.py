@@ -44,6 +44,13 @@ def available() -> list[Migration]:
     return migrations
 
 
+def applied(conn: psycopg.Connection) -> set[str]:
+    """The versions already applied to this warehouse (none before the first migration)."""
+    if conn.execute("select to_regclass('public.schema_migrations')").fetchone()[0] is None:
+        return set()
+    return {row[0] for row in conn.execute("select version from public.schema_migrations")}
+
+
 def apply(conn: psycopg.Connection) -> list[Migration]:
     """Apply pending migrations; return the ones applied now."""
     conn.autocommit = False

@@ -344,8 +344,9 @@ def connect(url: str | None = None, **kwargs: object) -> psycopg.Connection:
     try:
         return psycopg.connect(url, **kwargs)
     except psycopg.OperationalError as exc:
+        reason = " ".join(str(exc).split())  # libpq's message spans lines; one is enough
         raise WarehouseError(
-            f"cannot connect to the warehouse at {mask_password(url)}: {str(exc).strip()}"
+            f"cannot connect to the warehouse at {mask_password(url)}: {reason}"
         ) from exc
 
 
