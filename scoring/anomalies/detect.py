@@ -25,7 +25,7 @@ from scoring.anomalies import anomaly_card, outlier_model, pyod_ensemble
 from scoring.anomalies.results import DetectResult
 from scoring.anomalies.validation import injection_recall, meaning, stability
 from scoring.errors import ExoHunterError
-from scoring.ml import features, registry
+from scoring.ml import feature_mart, features, registry
 from scoring.ml.evaluation import Figure
 from scoring.progress import Say, quiet
 from scoring.warehouse import writeback
@@ -99,7 +99,7 @@ def load_frame(conn: psycopg.Connection) -> pd.DataFrame:
         )
     )
     query = sql.SQL("select {} from {} order by kepoi_name").format(
-        sql.SQL(", ").join(map(sql.Identifier, columns)), sql.SQL(features.FEATURE_TABLE)
+        sql.SQL(", ").join(map(sql.Identifier, columns)), sql.SQL(feature_mart.FEATURE_TABLE)
     )
     with conn.cursor() as cursor:
         cursor.execute(query)

@@ -18,7 +18,7 @@ from pyod.models.iforest import IForest
 
 from scoring.anomalies import detect, outlier_model, pyod_ensemble
 from scoring.bench.harness import peak_rss_mb, run_child
-from scoring.ml import features
+from scoring.ml import feature_mart
 
 SCALE_PEAK_RSS_TARGET_MB = 2048
 
@@ -84,7 +84,7 @@ def _ensemble_on_the_mart(url: str) -> None:
     """Run in a fresh interpreter: COPY the anomaly features out, score them, print figures."""
     columns = ["kepoi_name", *pyod_ensemble.ANOMALY_FEATURES]
     query = sql.SQL("copy (select {} from {}) to stdout with (format csv, header)").format(
-        sql.SQL(", ").join(map(sql.Identifier, columns)), sql.SQL(features.FEATURE_TABLE)
+        sql.SQL(", ").join(map(sql.Identifier, columns)), sql.SQL(feature_mart.FEATURE_TABLE)
     )
     buffer = io.BytesIO()
     with psycopg.connect(url) as conn, conn.cursor().copy(query) as copy:

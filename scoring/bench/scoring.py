@@ -14,7 +14,7 @@ from sqlalchemy import create_engine
 
 from scoring.bench.harness import peak_rss_mb, run_child
 from scoring.classifier import predict, training
-from scoring.ml import features, registry
+from scoring.ml import feature_mart, registry
 from scoring.warehouse import writeback
 
 SCALE_PEAK_RSS_TARGET_MB = 2048
@@ -118,7 +118,7 @@ def _score_mart_in_batches(url: str) -> None:
         rows = 0
         with conn.cursor(name="bench_scoring") as cursor:
             cursor.itersize = BATCH_ROWS
-            cursor.execute(f"select {', '.join(columns)} from {features.FEATURE_TABLE}")
+            cursor.execute(f"select {', '.join(columns)} from {feature_mart.FEATURE_TABLE}")
             while batch := cursor.fetchmany(BATCH_ROWS):
                 frame = pd.DataFrame(batch, columns=columns)
                 frame[columns[1:]] = frame[columns[1:]].astype("float64")

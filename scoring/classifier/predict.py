@@ -19,7 +19,7 @@ import psycopg
 import xgboost
 
 from scoring.errors import ExoHunterError
-from scoring.ml import features, registry
+from scoring.ml import feature_mart, features, registry
 from scoring.warehouse import writeback
 
 PREDICTION_COLUMNS = (
@@ -143,7 +143,7 @@ def score(conn: psycopg.Connection, version: str | None = None) -> ScoreResult:
     if version is None:
         raise ScoringError("no champion model yet: run `exohunter train` first")
     artifact = registry.load_artifact(conn, version)
-    frame = features.load_features(conn)
+    frame = feature_mart.load(conn)
     if frame.empty:
         raise ScoringError("marts.fct_koi_features is empty: run `exohunter run` first")
     batch = int(frame["load_batch_id"].iloc[0])

@@ -24,7 +24,7 @@ import psycopg
 
 from scoring.classifier import model_card
 from scoring.classifier.results import TrainResult
-from scoring.ml import features, metrics, nested_cv, registry
+from scoring.ml import feature_mart, features, metrics, nested_cv, registry
 from scoring.ml.evaluation import Evaluation, binary_evaluation
 from scoring.progress import NO_STATUS, Say, Status, quiet
 
@@ -160,7 +160,7 @@ def train(
     promote: bool = True,
 ) -> TrainResult:
     """Train and evaluate on the latest batch and publish the version (a no-op if it exists)."""
-    frame = features.load_features(conn, with_vetting=True)
+    frame = feature_mart.load(conn, with_vetting=True)
     batch_id, snapshot_at = _frame_batch(frame)
     version = registry.model_version(config(), list(features.HONEST_FEATURES), batch_id)
     if registry.exists(conn, version) and not force:

@@ -37,7 +37,7 @@ import xgboost
 from scoring import settings
 from scoring.errors import ExoHunterError
 from scoring.lightcurves.search import Signal
-from scoring.ml import features, nested_cv, registry
+from scoring.ml import feature_mart, features, nested_cv, registry
 from scoring.ml.evaluation import Evaluation, binary_evaluation
 from scoring.progress import NO_STATUS, Status
 
@@ -109,7 +109,7 @@ def derive(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def training_frame(conn: psycopg.Connection) -> pd.DataFrame:
-    frame = features.load_features(conn)
+    frame = feature_mart.load(conn)
     labelled = frame[frame[features.LABEL].isin([features.PLANET, features.NOT_PLANET])]
     labelled = labelled.dropna(
         subset=["orbital_period_days", "transit_duration_hours", "transit_depth_ppm"]

@@ -1,4 +1,4 @@
-"""The model's view of the warehouse: an explicit feature list read from ``marts.fct_koi_features``.
+"""The models' inputs: an explicit list of the honest features of ``marts.fct_koi_features``.
 
 The list is explicit so that a reviewer (and a test) can see every input. Vetting outputs and
 identifiers are forbidden: a model reading them would be reading the answer (see data/README.md).
@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import psycopg
-from psycopg import sql
 
-FEATURE_TABLE = "marts.fct_koi_features"
-VETTING_TABLE = "marts.fct_koi_vetting"
 LABEL = "label_disposition"
 CLASSES = ("FALSE POSITIVE", "CANDIDATE", "CONFIRMED")  # index = class id of the 3-class model
 PLANET, NOT_PLANET = "CONFIRMED", "FALSE POSITIVE"
@@ -93,29 +89,6 @@ def check_honest(features: tuple[str, ...] | list[str]) -> None:
     leaked = sorted(set(features) & FORBIDDEN)
     if leaked:
         raise ValueError(f"forbidden columns in the feature list: {', '.join(leaked)}")
-
-
-def load_features(conn: psycopg.Connection, with_vetting: bool = False) -> pd.DataFrame:
-    """Every KOI of the latest batch: keys, label and the honest features (as floats, NaN for
-    missing). ``with_vetting`` adds the vetting columns for the comparison runs."""
-    check_honest(HONEST_FEATURES)
-    columns = ["kepoi_name", "kepid", "load_batch_id", "snapshot_at", LABEL, *HONEST_FEATURES]
-    select = sql.SQL(", ").join(sql.Identifier("f", c) for c in columns)
-    query = sql.SQL("select {} from {} as f").format(select, sql.SQL(FEATURE_TABLE))
-    if with_vetting:
-        extra = sql.SQL(", ").join(sql.Identifier("v", c) for c in (*VETTING_FLAGS, LEAKY_SCORE))
-        query = sql.SQL("select {}, {} from {} as f join {} as v using (kepoi_name)").format(
-            select, extra, sql.SQL(FEATURE_TABLE), sql.SQL(VETTING_TABLE)
-        )
-    with conn.cursor() as cursor:
-        cursor.execute(query + sql.SQL(" order by f.kepoi_name"))
-        names = [d.name for d in cursor.description]
-        frame = pd.DataFrame(cursor.fetchall(), columns=names)
-    numeric = [
-        c for c in frame.columns if c in HONEST_FEATURES or c in VETTING_FLAGS or c == LEAKY_SCORE
-    ]
-    frame[numeric] = frame[numeric].astype("float64")
-    return frame
 
 
 def matrix(frame: pd.DataFrame, features: tuple[str, ...] | list[str]) -> np.ndarray:
