@@ -30,7 +30,8 @@ from scoring.anomalies import detect
 from scoring.classifier import predict, training
 from scoring.ingest import loader
 from scoring.ml import registry
-from scoring.quality import gates
+from scoring.quality import context, gates
+from scoring.quality.errors import QualityGateError
 from scoring.warehouse import dbt_runner, server
 
 # Tables the summary counts, in pipeline order.
@@ -127,8 +128,14 @@ def _gate(
     the last good batch), rebuild the data-quality marts so the failure shows, then stop."""
     try:
         with _stage(report, name, console):
-            gates.gate(report.url, stage, console, batch_id=batch_id, model_version=model_version)
-    except gates.QualityGateError:
+            gates.gate(
+                report.url,
+                stage,
+                lambda line: console.print(line, highlight=False),
+                batch_id=batch_id,
+                model_version=model_version,
+            )
+    except QualityGateError:
         if restore:
             _dbt_stage(report, "restore the marts", restore, console)
         _dbt_stage(report, "data-quality marts", ["build", "--select", "tag:dq"], console)
@@ -211,6 +218,6 @@ def print_summary(report: RunReport, console: Console) -> None:
         "\nWhere to look:\n"
         '  psql "$(exohunter warehouse url --show-password)"   (schemas raw, staging, marts)\n'
         "  select * from marts.fct_discoveries order by candidate_rank limit 10;\n"
-        f"  {gates.data_docs_index()}   (Data Docs: what the data-quality checks found)\n"
+        f"  {context.data_docs_index()}   (Data Docs: what the data-quality checks found)\n"
         "  exohunter dbt docs generate && exohunter dbt docs serve   (lineage, column units)"
     )

@@ -1,1 +1,3 @@
-"""Data quality: Great Expectations suites, results in ``dq`` and the pipeline's gates."""
+"""Data quality: Great Expectations suites (``suites``) in a file context (``context``), run on
+each stage's batch (``targets``, ``validation``), recorded in ``dq`` (``record``), and the
+pipeline's gates (``gates``)."""

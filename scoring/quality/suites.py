@@ -1,7 +1,7 @@
 """What the data-quality gates check: the Great Expectations suites, written as code.
 
 The suites live here, not only as JSON under ``expectations/``, so that every threshold sits next
-to the reason it has; :func:`scoring.quality.gates.setup` writes them into the committed file
+to the reason it has; :func:`scoring.quality.context.setup` writes them into the committed file
 context (a test keeps the two equal). Each expectation carries:
 
 - a **severity** (GX's own ``severity`` field): ``critical`` stops ``exohunter run`` before the
@@ -16,7 +16,7 @@ moves a median by orders of magnitude, a truncated file halves the row count.
 
 Values only known at run time (the previous batch's row count, the reference model's figures,
 the anomaly budget) are suite parameters (``{"$PARAMETER": name}``), filled in by
-:mod:`scoring.quality.gates` when it runs the checkpoint.
+:mod:`scoring.quality.targets` for the checkpoint run.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ import yaml
 from rich.console import Console
 
 from scoring import pipeline, settings
-from scoring.quality import gates, suites
+from scoring.quality import context, errors, gates, suites, targets
 from scoring.warehouse import server
 from tests.conftest import database_copy
 
@@ -164,7 +164,7 @@ def failed_critical_keys(conn: psycopg.Connection, batch_id: int, suite: str) ->
     return {row[0] for row in rows}
 
 
-def assert_refused(url: str, failure: gates.QualityGateError, suite: str, key: str) -> None:
+def assert_refused(url: str, failure: errors.QualityGateError, suite: str, key: str) -> None:
     """The new batch is marked failed in raw, dq has the failed run, the mart shows it."""
     with psycopg.connect(url) as conn:
         batch_id, status, reason = conn.execute(
@@ -193,7 +193,7 @@ def test_a_corrupted_export_stops_the_run_before_scoring(
     corrupt, key, column, finding = CORRUPTIONS[case]
     path = corrupted_copy(corrupt, tmp_path)
     before = state(good_warehouse)
-    with pytest.raises(gates.QualityGateError) as failure:
+    with pytest.raises(errors.QualityGateError) as failure:
         pipeline.run(Console(quiet=True), path)
     message = str(failure.value)
     assert message.startswith("data-quality gate failed: raw_koi_batch on load batch 2")
@@ -217,7 +217,7 @@ def test_durations_in_minutes_pass_raw_and_fail_the_feature_physics(
         _scale(("koi_duration", "koi_duration_err1", "koi_duration_err2"), 60), tmp_path
     )
     before = state(good_warehouse)
-    with pytest.raises(gates.QualityGateError) as failure:
+    with pytest.raises(errors.QualityGateError) as failure:
         pipeline.run(Console(quiet=True), path)
     assert str(failure.value).startswith("data-quality gate failed: koi_features on load batch 2")
     assert "duration_ratio_median_physical (expect_column_median_to_be_between, column " in str(
@@ -252,7 +252,7 @@ def test_a_model_calling_every_candidate_a_planet_never_reaches_the_dashboards(
                  from ml.koi_predictions"""
         )
     dashboards = {t: v for t, v in state(good_warehouse).items() if t.startswith("marts.")}
-    with pytest.raises(gates.QualityGateError) as failure:
+    with pytest.raises(errors.QualityGateError) as failure:
         pipeline.run(Console(quiet=True))
     message = str(failure.value)
     assert "koi_prediction_drift on model " in message
@@ -368,8 +368,8 @@ def test_anomaly_scores_within_budget_pass_and_a_flood_or_a_nan_fails(
     assert run.target.model_version == "anomalies_good" and run.success
 
     scores("anomalies_bad", flagged=100, nan_at=7)
-    with pytest.raises(gates.QualityGateError) as failure:
-        gates.gate(database_url, "anomalies", Console(quiet=True), model_version="anomalies_bad")
+    with pytest.raises(errors.QualityGateError) as failure:
+        gates.gate(database_url, "anomalies", model_version="anomalies_bad")
     (run,) = failure.value.runs
     assert {o.key for o in run.critical_failures} == {
         "flagged_share_within_budget",
@@ -393,31 +393,31 @@ def test_anomaly_scores_within_budget_pass_and_a_flood_or_a_nan_fails(
 def test_setup_creates_the_context_once_and_then_changes_nothing(
     good_warehouse: str, tmp_path: Path
 ) -> None:
-    config = yaml.safe_load((gates.EXPECTATIONS_DIR / "great_expectations.yml").read_text())
+    config = yaml.safe_load((context.EXPECTATIONS_DIR / "great_expectations.yml").read_text())
     config.pop("fluent_datasources")
     root = tmp_path / "expectations"
     root.mkdir()
     (root / "great_expectations.yml").write_text(yaml.safe_dump(config))
-    first = gates.setup(gates.open_context(good_warehouse, root))
+    first = context.setup(context.open_context(good_warehouse, root))
     assert "datasource warehouse" in first
     assert {f"checkpoint {spec.name}" for spec in suites.SUITES} <= set(first)
-    assert gates.setup(gates.open_context(good_warehouse, root)) == []
-    assert gates.setup(gates.open_context(good_warehouse, root)) == []
+    assert context.setup(context.open_context(good_warehouse, root)) == []
+    assert context.setup(context.open_context(good_warehouse, root)) == []
 
 
 def test_the_committed_context_is_what_setup_writes_and_holds_no_secret(
     good_warehouse: str, tmp_path: Path
 ) -> None:
-    copy = shutil.copytree(gates.EXPECTATIONS_DIR, tmp_path / "expectations")
-    assert gates.setup(gates.open_context(good_warehouse, copy)) == []
-    comparison = filecmp.dircmp(gates.EXPECTATIONS_DIR, copy)
+    copy = shutil.copytree(context.EXPECTATIONS_DIR, tmp_path / "expectations")
+    assert context.setup(context.open_context(good_warehouse, copy)) == []
+    comparison = filecmp.dircmp(context.EXPECTATIONS_DIR, copy)
     assert not comparison.left_only and not comparison.right_only and not comparison.diff_files
     for sub in comparison.subdirs.values():
         assert not sub.left_only and not sub.right_only and not sub.diff_files
-    config = (gates.EXPECTATIONS_DIR / "great_expectations.yml").read_text()
+    config = (context.EXPECTATIONS_DIR / "great_expectations.yml").read_text()
     assert "connection_string: ${EXOHUNTER_GX_DATABASE_URL}" in config
     password = urlsplit(good_warehouse).password
-    for path in gates.EXPECTATIONS_DIR.rglob("*"):
+    for path in context.EXPECTATIONS_DIR.rglob("*"):
         if path.is_file():
             text = path.read_text()
             assert "postgresql://" not in text and "postgresql+psycopg://" not in text
@@ -439,12 +439,12 @@ def test_exohunter_check_twice_prints_where_the_data_docs_are(good_warehouse: st
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         assert "raw_koi_batch on load batch 1: passed with warnings" in result.stdout
         assert "koi_fpflag_nt_binary" in result.stdout
-        assert f"Data Docs: {gates.data_docs_index()}" in result.stdout
-        assert gates.data_docs_index().exists()
+        assert f"Data Docs: {context.data_docs_index()}" in result.stdout
+        assert context.data_docs_index().exists()
     with psycopg.connect(good_warehouse) as conn:
         assert conn.execute(
             "select count(distinct validation_run_id) from marts.fct_data_quality"
-        ).fetchone() == (2 * len(gates.STAGES),)
+        ).fetchone() == (2 * len(targets.STAGES),)
         conn.execute("truncate ml.koi_anomalies cascade")
     wrong = check("planets")
     assert wrong.returncode == 1 and "unknown stage 'planets'" in wrong.stdout

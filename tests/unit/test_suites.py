@@ -11,7 +11,7 @@ import pytest
 from scoring import settings
 from scoring.classifier import training
 from scoring.ml import features
-from scoring.quality import gates, suites
+from scoring.quality import context, errors, gates, suites, targets, validation
 
 # The checks the issue asks for, by the key each carries in its suite.
 REQUIRED = {
@@ -52,7 +52,7 @@ def test_every_expectation_is_named_graded_and_explained(spec: suites.Suite) -> 
 
 
 def test_every_stage_has_a_suite_and_every_suite_a_stage() -> None:
-    assert {s.stage for s in suites.SUITES} == set(gates.STAGES) == set(suites.STAGES)
+    assert {s.stage for s in suites.SUITES} == set(targets.STAGES) == set(suites.STAGES)
 
 
 def test_the_feature_suite_tolerates_only_documented_missing_values() -> None:
@@ -72,13 +72,13 @@ def test_the_prediction_view_uses_the_training_threshold() -> None:
 
 
 def test_sqlalchemy_url_uses_psycopg_3() -> None:
-    assert gates.sqlalchemy_url("postgresql://u:p@h:5/db") == "postgresql+psycopg://u:p@h:5/db"
-    assert gates.sqlalchemy_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
-    with pytest.raises(gates.QualityError, match="not a PostgreSQL URL"):
-        gates.sqlalchemy_url("mysql://u:secret@h/db")
+    assert context.sqlalchemy_url("postgresql://u:p@h:5/db") == "postgresql+psycopg://u:p@h:5/db"
+    assert context.sqlalchemy_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    with pytest.raises(errors.QualityError, match="not a PostgreSQL URL"):
+        context.sqlalchemy_url("mysql://u:secret@h/db")
 
 
-def outcome(**changes: object) -> gates.Outcome:
+def outcome(**changes: object) -> validation.Outcome:
     values: dict[str, object] = {
         "key": "koi_period_positive",
         "expectation_type": "expect_column_values_to_be_between",
@@ -95,7 +95,7 @@ def outcome(**changes: object) -> gates.Outcome:
         "exception_message": None,
     }
     values.update(changes)
-    return gates.Outcome(**values)  # type: ignore[arg-type]
+    return validation.Outcome(**values)  # type: ignore[arg-type]
 
 
 def test_a_failure_names_the_expectation_the_column_and_distinct_samples() -> None:
@@ -132,9 +132,9 @@ def test_an_aggregate_failure_shows_what_was_observed_and_expected() -> None:
 
 def test_the_gate_message_says_what_stays_in_place_and_where_to_look() -> None:
     now = datetime.now(UTC)
-    run = gates.SuiteRun(
+    run = validation.SuiteRun(
         uuid.UUID(int=7),
-        gates.Target("raw_koi_batch", "raw", {"load_batch_id": 2}, {}, 2),
+        targets.Target("raw_koi_batch", "raw", {"load_batch_id": 2}, {}, 2),
         "dq.koi_batch_records",
         now,
         now,
