@@ -26,10 +26,10 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from scoring.errors import ExoHunterError
 from scoring.lightcurves import anomaly, readers, search, store
 from scoring.lightcurves.readers import LightCurveError
 from scoring.warehouse import server
+from scoring.web import http_errors, state
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 DEFAULT_SUPERSET_URL = "http://127.0.0.1:8088"
@@ -44,11 +44,9 @@ def superset_url() -> str:
     return os.environ.get("EXOHUNTER_SUPERSET_URL", DEFAULT_SUPERSET_URL).rstrip("/")
 
 
-class UploadRefused(ExoHunterError):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+class UploadRefused(http_errors.Refused):
+    """An upload refused before anything is written: the page shows the message, the JSON
+    routes answer it with its status (413 or 422)."""
 
 
 # -- input --------------------------------------------------------------------------------------
@@ -107,7 +105,7 @@ async def _store_upload(
             raise UploadRefused(
                 422, f"{file.filename}: holds {len(curves)} light curves; upload one at a time"
             )
-        with server.connect(request.app.state.warehouse.url(), autocommit=True) as conn:
+        with server.connect(state.warehouse(request).url(), autocommit=True) as conn:
             ((loaded, analysis),) = store.load_and_analyse(conn, data, file.filename, via, star)
     except (LightCurveError, search.SearchError) as exc:
         raise UploadRefused(422, str(exc)) from None
@@ -183,7 +181,7 @@ async def upload_submit(
 def result_page(request: Request, upload_id: int) -> HTMLResponse:
     from scoring.lightcurves import plots
 
-    with server.connect(request.app.state.warehouse.url()) as conn:
+    with server.connect(state.warehouse(request).url()) as conn:
         stored = store.result(conn, upload_id)
         if stored is None or stored["analysis"] is None:
             raise HTTPException(404, f"no analysed light-curve upload {upload_id}")
@@ -215,11 +213,8 @@ async def api_upload(
     logg: Annotated[str | None, Form(description="Stellar log g [cgs]")] = None,
     radius: Annotated[str | None, Form(description="Stellar radius [R_sun]")] = None,
 ) -> JSONResponse:
-    try:
-        upload_id = await _store_upload(request, file, _star(star_id, teff, logg, radius), "api")
-    except UploadRefused as exc:
-        return JSONResponse({"detail": exc.message}, status_code=exc.status)
-    with server.connect(request.app.state.warehouse.url()) as conn:
+    upload_id = await _store_upload(request, file, _star(star_id, teff, logg, radius), "api")
+    with server.connect(state.warehouse(request).url()) as conn:
         stored = store.result(conn, upload_id)
     return JSONResponse(
         jsonable_encoder(stored),
@@ -234,7 +229,7 @@ async def api_upload(
     responses={404: {"description": "Unknown upload"}},
 )
 def api_result(request: Request, upload_id: int) -> JSONResponse:
-    with server.connect(request.app.state.warehouse.url()) as conn:
+    with server.connect(state.warehouse(request).url()) as conn:
         stored = store.result(conn, upload_id)
     if stored is None:
         raise HTTPException(404, f"no light-curve upload {upload_id}")

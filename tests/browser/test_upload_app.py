@@ -17,7 +17,7 @@ import uvicorn
 from playwright.sync_api import Browser, expect
 
 from scoring.lightcurves import store
-from scoring.web import api
+from scoring.web import app
 from tests.browser.conftest import SCREENSHOTS
 
 # The first test may build the session's scored warehouse and train the light-curve classifier.
@@ -37,7 +37,7 @@ def base_url(lightcurve_warehouse: str) -> Iterator[str]:
     """`exohunter serve`'s app on a free port, in a thread of this process."""
     port = _free_port()
     server = uvicorn.Server(
-        uvicorn.Config(api.create_app(lightcurve_warehouse), host="127.0.0.1", port=port)
+        uvicorn.Config(app.create_app(lightcurve_warehouse), host="127.0.0.1", port=port)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from scoring.anomalies import detect
 from scoring.classifier import training
 from scoring.ml import features
-from scoring.web import api
+from scoring.web import api, app, schemas
 
 pytestmark = pytest.mark.integration
 
@@ -57,13 +57,13 @@ def api_url(scored_warehouse: str) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def client(api_url: str) -> Iterator[TestClient]:
     # No URL given: the app must find the warehouse through EXOHUNTER_DATABASE_URL, like the CLI.
-    with TestClient(api.create_app()) as test_client:
+    with TestClient(app.create_app()) as test_client:
         yield test_client
 
 
 @pytest.fixture(scope="module")
 def dead_client() -> Iterator[TestClient]:
-    with TestClient(api.create_app(DEAD_URL)) as test_client:
+    with TestClient(app.create_app(DEAD_URL)) as test_client:
         yield test_client
 
 
@@ -137,7 +137,7 @@ def test_a_dead_database_is_a_503_with_a_reason(dead_client: TestClient) -> None
 
 def test_an_empty_warehouse_says_what_to_run(database_url: str) -> None:
     """Migrated but never trained: health answers, the model endpoints are a 503 with advice."""
-    with TestClient(api.create_app(database_url)) as empty:
+    with TestClient(app.create_app(database_url)) as empty:
         health = empty.get("/health")
         assert health.status_code == 200
         assert health.json()["status"] == "no_model"
@@ -321,7 +321,7 @@ def test_every_mart_row_with_a_depth_is_a_valid_signal(
     refused: dict[str, list[tuple[Any, ...]]] = {}
     for name, row in mart_signals.items():
         try:
-            api.Signal.model_validate(row)
+            schemas.Signal.model_validate(row)
         except ValidationError as exc:
             refused[name] = [error["loc"] for error in exc.errors()]
     no_depth = {n for n, row in mart_signals.items() if row["transit_depth_ppm"] is None}

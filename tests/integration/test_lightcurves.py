@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from scoring.lightcurves import model, store
 from scoring.warehouse import dbt_runner
-from scoring.web import api
+from scoring.web import app
 
 # The first test may build the session's scored warehouse and train the light-curve classifier
 # (minutes on two shared cores): more than the default per-test timeout allows.
@@ -115,7 +115,7 @@ def test_the_uploads_mart(lightcurve_warehouse: str) -> None:
 # -- the JSON API -------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def client(lightcurve_warehouse: str) -> Iterator[TestClient]:
-    with TestClient(api.create_app(lightcurve_warehouse)) as test_client:
+    with TestClient(app.create_app(lightcurve_warehouse)) as test_client:
         yield test_client
 
 

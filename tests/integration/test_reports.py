@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from scoring import settings
 from scoring.classifier import training
 from scoring.reports import content, pdf
-from scoring.web import api
+from scoring.web import app
 
 pytestmark = pytest.mark.integration
 
@@ -176,7 +176,7 @@ def test_a_failed_write_leaves_no_file_behind(url: str, tmp_path: Path) -> None:
 
 
 def test_the_api_serves_the_report(url: str) -> None:
-    with TestClient(api.create_app()) as client:
+    with TestClient(app.create_app()) as client:
         response = client.get(f"/kois/{KEPLER6}/report.pdf")
         assert response.status_code == 200, response.text
         assert response.headers["content-type"] == "application/pdf"
@@ -189,7 +189,7 @@ def test_the_api_serves_the_report(url: str) -> None:
 
 
 def test_the_api_report_holds_the_stored_probability(url: str, tmp_path: Path) -> None:
-    with TestClient(api.create_app()) as client:
+    with TestClient(app.create_app()) as client:
         response = client.get(f"/kois/{KEPLER6}/report.pdf")
     pdf = tmp_path / "api.pdf"
     pdf.write_bytes(response.content)
