@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements/analytics.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test bench lint lock env clean
+.PHONY: demo test test-unit bench lint lock env clean
 
 ## demo: create the environment, start the warehouse, load the shipped data, build the marts,
 ## then serve the Superset dashboards until Ctrl-C
@@ -15,13 +15,19 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
+## test-unit: the pure tests only (no database, no browser): seconds, for the edit-test loop
+test-unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
 ## bench: benchmarks, printed as ratios against baselines measured in the same run
 bench: $(STAMP)
 	$(BIN)/exohunter bench
 
+## lint: ruff (rules and formatting) and the import contracts of pyproject.toml (lint-imports)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 ## lock: re-resolve requirements/analytics.lock from pyproject.toml, and Superset's own lock
 lock: $(STAMP)
