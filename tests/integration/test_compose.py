@@ -295,7 +295,7 @@ def test_the_gunicorn_app_of_the_superset_service_exists(
     assert result.returncode == 0, result.stderr[-2000:]
 
 
-# -- backup and restore, as the README's Deploy section says ------------------------------------
+# -- backup and restore, as docs/deploy.md says ----------------------------------------------------
 def test_a_dump_restores_into_a_new_deployment(
     initialised: tuple[server.PostgresCluster, list[migrate.Migration]],
     tmp_path_factory: pytest.TempPathFactory,

@@ -43,7 +43,7 @@ STATE_TABLES = {
     "ml.model_registry": "model_version",
     "ml.koi_predictions": "model_version, load_batch_id, kepoi_name",
 }
-# The shipped snapshot's two explained warnings (see scoring/quality/suites.py and the README).
+# The shipped snapshot's two explained warnings (scoring/quality/suites.py, docs/data-quality.md).
 SHIPPED_WARNINGS = {
     ("raw_koi_batch", "koi_depth_below_full_flux"): [1541400.0],  # K06413.01, a false positive
     ("raw_koi_batch", "koi_fpflag_nt_binary"): [465],  # K00477.01, a corrupt vetting flag
