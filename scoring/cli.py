@@ -241,12 +241,14 @@ def ingest_koi(
     ),
 ) -> None:
     """Load a KOI cumulative table export into raw.koi_cumulative as one load batch."""
+    from scoring.console import byte_progress
     from scoring.ingest import archive, loader
 
     if from_archive == (path_or_url is not None):
         raise _fail("give either PATH_OR_URL or --from-archive (one of the two)")
     source = archive.TAP_CUMULATIVE_URL if from_archive else str(path_or_url)
-    result = loader.ingest_koi(source, console=console)
+    with byte_progress(console) as progress:
+        result = loader.ingest_koi(source, progress=progress)
     if result.already_loaded:
         console.print(result.summary())
         return

@@ -11,7 +11,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
 
 # "12 of 190 OK created sql view model staging.stg_kepler__koi ..." / "3 of 190 WARN 1 ..."
 _NODE_LINE = re.compile(r"\b(\d+) of (\d+) (START|OK|PASS|WARN|ERROR|FAIL|SKIP)\b")
@@ -42,3 +50,26 @@ def dbt_progress(console: Console, title: str = "dbt") -> Iterator[Callable[[str
                 console.print(text, markup=False, highlight=False)
 
         yield on_line
+
+
+@contextmanager
+def byte_progress(console: Console) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar by bytes, fed ``(phase, done_bytes, total_bytes)`` (a total of 0: unknown),
+    as ingest's ``progress`` takes it; gone when the block ends."""
+    columns = (
+        TextColumn("{task.description:<14}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+    )
+    # Not on a pipe or in CI logs: a bar there is only noise.
+    with Progress(
+        *columns, console=console, transient=True, disable=not console.is_terminal
+    ) as bar:
+        task = bar.add_task("starting", total=None)
+
+        def update(phase: str, done: int, total: int) -> None:
+            bar.update(task, description=phase, completed=done, total=total or None)
+
+        yield update

@@ -28,6 +28,7 @@ from rich.table import Table
 from scoring import settings
 from scoring.anomalies import detect
 from scoring.classifier import predict, training
+from scoring.console import byte_progress
 from scoring.ingest import loader
 from scoring.ml import registry
 from scoring.quality import context, gates
@@ -157,8 +158,8 @@ def run(console: Console, koi_file: Path = settings.SHIPPED_KOI_FILE) -> RunRepo
     with _stage(report, "warehouse", console):
         report.url = server.prepare()
         console.print(f"warehouse: {server.mask_password(report.url)}")
-    with _stage(report, "ingest", console):
-        report.ingest = loader.ingest_koi(koi_file, url=report.url, console=console)
+    with _stage(report, "ingest", console), byte_progress(console) as progress:
+        report.ingest = loader.ingest_koi(koi_file, url=report.url, progress=progress)
     _gate(report, "raw checks", console, "raw", batch_id=report.ingest.batch_id)
     _dbt_stage(report, "transform", BEFORE_SCORING, console)
     _gate(report, "feature checks", console, "features", restore=BEFORE_SCORING)

@@ -22,7 +22,9 @@ from psycopg import sql
 
 from scoring import settings
 from scoring.bench.harness import peak_rss_mb, run_child, write_synthetic
-from scoring.ingest import loader
+from scoring.ingest import batches, loader
+from scoring.ingest.columns import known_columns
+from scoring.ingest.layout import BLOCK_SIZE
 from scoring.warehouse import server
 
 BASELINE_TABLE = sql.Identifier("raw", "bench_copy_baseline")
@@ -90,7 +92,7 @@ def _create_baseline_table(url: str, path: Path) -> None:
     """A bare table with the file's columns, typed like raw.koi_cumulative, nothing else."""
     columns = _file_columns(path)
     with psycopg.connect(url, autocommit=True) as conn:
-        types = {c.name: c.data_type for c in loader.known_columns(conn)}
+        types = {c.name: c.data_type for c in known_columns(conn)}
         conn.execute(sql.SQL("drop table if exists {}").format(BASELINE_TABLE))
         conn.execute(
             sql.SQL("create table {} ({})").format(
@@ -121,7 +123,7 @@ def plain_copy(conn: psycopg.Connection, path: Path) -> int:
                 BASELINE_TABLE
             )
             with cursor.copy(statement) as copy:
-                while block := handle.read(loader.BLOCK_SIZE):
+                while block := handle.read(BLOCK_SIZE):
                     copy.write(block)
             return cursor.rowcount
 
@@ -139,7 +141,7 @@ def _timed_ingest(url: str, path: Path) -> tuple[float, loader.LoadResult]:
         start = time.perf_counter()
         result = loader.load_koi_file(conn, path)
         seconds = time.perf_counter() - start
-        loader.delete_batch(conn, result.batch_id)
+        batches.delete_batch(conn, result.batch_id)
     return seconds, result
 
 
@@ -172,7 +174,7 @@ def _bench_scale(url: str, path: Path) -> dict[str, float | int | str]:
         conn.execute(sql.SQL("truncate {}").format(BASELINE_TABLE))
     figures = run_child(["scoring.bench.ingest", "ingest-child", str(path), url], "ingest")
     with psycopg.connect(url, autocommit=True) as conn:
-        loader.delete_batch(conn, figures["batch_id"])
+        batches.delete_batch(conn, figures["batch_id"])
     if figures["rows"] != baseline_rows:
         raise RuntimeError(f"ingest loaded {figures['rows']} rows, COPY {baseline_rows}")
     return {

@@ -25,7 +25,8 @@ import pytest
 
 from scoring import settings
 from scoring.ingest import loader
-from scoring.ingest.loader import IngestError
+from scoring.ingest.columns import known_columns
+from scoring.ingest.errors import IngestError
 
 pytestmark = pytest.mark.integration
 
@@ -211,7 +212,7 @@ def test_careful_path_gives_the_same_rows_as_the_fast_path(
 
     assert (fast.method, checked.method) == ("copy", "checked")
     assert fast.rows_loaded == checked.rows_loaded == 9564
-    columns = ", ".join(c.name for c in loader.known_columns(conn))
+    columns = ", ".join(c.name for c in known_columns(conn))
     differing = conn.execute(
         f"""
         select count(*) from (

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from scoring.ingest import loader
-from scoring.ingest.loader import IngestError, KnownColumn
+from scoring.ingest.columns import KnownColumn, plan_columns
+from scoring.ingest.errors import IngestError
+from scoring.ingest.layout import SNIFF_BYTES, file_sha256, inspect_file, read_layout
 
 KNOWN = (
     KnownColumn("loc_rowid", "integer", False),
@@ -33,18 +34,18 @@ def write(tmp_path: Path, content: str | bytes, name: str = "koi.csv") -> Path:
 def test_inspect_measures_and_hash_is_the_file_sha256(tmp_path: Path) -> None:
     body = "# header\n" + COLUMN_ROW + "1,K1.01,CANDIDATE,1.0,2.0,3.0\n"
     path = write(tmp_path, body)
-    facts = loader.inspect_file(path)
+    facts = inspect_file(path)
     assert facts.size == len(body.encode())
     assert facts.bom_bytes == 0
-    assert loader.file_sha256(path) == hashlib.sha256(body.encode()).hexdigest()
+    assert file_sha256(path) == hashlib.sha256(body.encode()).hexdigest()
 
 
 def test_inspect_judges_only_the_head_and_tolerates_a_cut_character(tmp_path: Path) -> None:
     # 'é' (2 bytes) straddles the 64 KiB sniff boundary: not an error
-    head = b"kepid,kepler_name\n" + b"1,x\n" * ((loader.SNIFF_BYTES - 18) // 4)
-    padding = b"a" * (loader.SNIFF_BYTES - len(head) - 1)
+    head = b"kepid,kepler_name\n" + b"1,x\n" * ((SNIFF_BYTES - 18) // 4)
+    padding = b"a" * (SNIFF_BYTES - len(head) - 1)
     path = write(tmp_path, head + padding + "é\n".encode())
-    assert loader.inspect_file(path).size == loader.SNIFF_BYTES + 2
+    assert inspect_file(path).size == SNIFF_BYTES + 2
 
 
 @pytest.mark.parametrize(
@@ -61,14 +62,14 @@ def test_inspect_refuses_what_is_not_utf8_text(
     tmp_path: Path, content: bytes, message: str
 ) -> None:
     with pytest.raises(IngestError, match=message):
-        loader.inspect_file(write(tmp_path, content))
+        inspect_file(write(tmp_path, content))
 
 
 def test_inspect_refuses_missing_file_and_directory(tmp_path: Path) -> None:
     with pytest.raises(IngestError, match="no such file"):
-        loader.inspect_file(tmp_path / "nope.csv")
+        inspect_file(tmp_path / "nope.csv")
     with pytest.raises(IngestError, match="is not a file"):
-        loader.inspect_file(tmp_path)
+        inspect_file(tmp_path)
 
 
 def test_layout_finds_header_columns_and_data_start(tmp_path: Path) -> None:
@@ -82,7 +83,7 @@ def test_layout_finds_header_columns_and_data_start(tmp_path: Path) -> None:
         "1,K1.01,CANDIDATE,1.0,2.0,3.0\n"
     )
     path = write(tmp_path, body)
-    layout = loader.read_layout(loader.inspect_file(path))
+    layout = read_layout(inspect_file(path))
     assert layout.columns[:2] == ("kepid", "kepoi_name")  # trimmed, lower-cased
     assert layout.first_data_line == 7
     assert path.read_bytes()[layout.data_offset :].startswith(b"1,K1.01,")
@@ -92,9 +93,9 @@ def test_layout_finds_header_columns_and_data_start(tmp_path: Path) -> None:
 
 def test_layout_skips_a_byte_order_mark(tmp_path: Path) -> None:
     path = write(tmp_path, codecs.BOM_UTF8 + (COLUMN_ROW + "1,K1.01,C,1,2,3\n").encode())
-    facts = loader.inspect_file(path)
+    facts = inspect_file(path)
     assert facts.bom_bytes == 3
-    layout = loader.read_layout(facts)
+    layout = read_layout(facts)
     assert layout.columns[0] == "kepid" and layout.first_data_line == 2
 
 
@@ -117,11 +118,11 @@ def test_layout_refuses_files_without_columns_or_rows(
     tmp_path: Path, content: str, message: str
 ) -> None:
     with pytest.raises(IngestError, match=message):
-        loader.read_layout(loader.inspect_file(write(tmp_path, content)))
+        read_layout(inspect_file(write(tmp_path, content)))
 
 
 def test_plan_matches_by_name_in_any_order() -> None:
-    plan = loader.plan_columns(
+    plan = plan_columns(
         ("koi_duration", "koi_count", "kepoi_name", "kepid", "koi_depth", "koi_period",
          "koi_disposition", "koi_srho"),
         KNOWN,
@@ -135,15 +136,15 @@ def test_plan_matches_by_name_in_any_order() -> None:
 
 def test_plan_names_every_missing_required_column() -> None:
     with pytest.raises(IngestError, match="lacks the required columns koi_period, koi_duration"):
-        loader.plan_columns(
+        plan_columns(
             ("kepid", "kepoi_name", "koi_disposition", "koi_depth", "koi_score"), KNOWN, "f.csv"
         )
     with pytest.raises(IngestError, match=r"lacks the required column kepid$"):
-        loader.plan_columns(
+        plan_columns(
             ("kepoi_name", "koi_disposition", "koi_period", "koi_depth", "koi_duration"), KNOWN
         )
 
 
 def test_plan_refuses_a_csv_of_something_else() -> None:
     with pytest.raises(IngestError, match="not a KOI cumulative table export: none of its"):
-        loader.plan_columns(("toi", "tid", "tfopwg_disp"), KNOWN, "toi.csv")
+        plan_columns(("toi", "tid", "tfopwg_disp"), KNOWN, "toi.csv")
