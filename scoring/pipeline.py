@@ -28,7 +28,7 @@ from rich.table import Table
 from scoring import settings
 from scoring.anomalies import detect
 from scoring.classifier import predict, training
-from scoring.console import byte_progress
+from scoring.console import byte_progress, dbt_progress
 from scoring.ingest import loader
 from scoring.ml import registry
 from scoring.quality import context, gates
@@ -111,7 +111,7 @@ def _stage(report: RunReport, name: str, console: Console) -> Iterator[None]:
 
 
 def _dbt_stage(report: RunReport, name: str, args: list[str], console: Console) -> None:
-    with _stage(report, name, console), dbt_runner.dbt_progress(console, "dbt build") as on_line:
+    with _stage(report, name, console), dbt_progress(console, "dbt build") as on_line:
         dbt_runner.run_dbt(args, report.url, on_line=on_line)
 
 
