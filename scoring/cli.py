@@ -15,6 +15,7 @@ from scoring.errors import ExoHunterError
 if TYPE_CHECKING:
     import click
 
+    from scoring.ingest.tables import TableSpec
     from scoring.lightcurves.store import Analysis, Loaded
 
 console = Console()
@@ -241,14 +242,38 @@ def ingest_koi(
     ),
 ) -> None:
     """Load a KOI cumulative table export into raw.koi_cumulative as one load batch."""
+    from scoring.ingest import tables
+
+    _ingest_table(tables.KOI, path_or_url, from_archive)
+
+
+@ingest_app.command("toi")
+def ingest_toi(
+    path_or_url: str | None = typer.Argument(
+        None, help="A TESS Objects of Interest (TOI) table export (CSV), or an http(s) URL of one."
+    ),
+    from_archive: bool = typer.Option(
+        False,
+        "--from-archive",
+        help="Download the whole table from the NASA Exoplanet Archive's TAP service.",
+    ),
+) -> None:
+    """Load a TESS Objects of Interest table export into raw.toi as one load batch."""
+    from scoring.ingest import tables
+
+    _ingest_table(tables.TOI, path_or_url, from_archive)
+
+
+def _ingest_table(table: TableSpec, path_or_url: str | None, from_archive: bool) -> None:
+    """`exohunter ingest koi|toi`: load one export of ``table`` and say what was written."""
     from scoring.console import byte_progress
-    from scoring.ingest import archive, loader
+    from scoring.ingest import loader
 
     if from_archive == (path_or_url is not None):
         raise _fail("give either PATH_OR_URL or --from-archive (one of the two)")
-    source = archive.TAP_CUMULATIVE_URL if from_archive else str(path_or_url)
+    source = table.tap_url if from_archive else str(path_or_url)
     with byte_progress(console) as progress:
-        result = loader.ingest_koi(source, progress=progress)
+        result = loader.ingest(table, source, progress=progress)
     if result.already_loaded:
         console.print(result.summary())
         return
@@ -265,7 +290,7 @@ def ingest_koi(
     console.print(f"  time:          {result.seconds:.2f} s ({how})")
     if result.rows_rejected:
         console.print(
-            "  rejects:       select source_line, reason from raw.koi_rejects"
+            f"  rejects:       select source_line, reason from raw.{table.rejects}"
             f" where load_batch_id = {result.batch_id}"
         )
 

@@ -1,6 +1,6 @@
 """``exohunter run``: the whole pipeline, stage by stage, with a closing summary.
 
-warehouse up → ingest the shipped KOI snapshot → raw checks → dbt build → feature checks →
+warehouse up → ingest the shipped KOI and TOI snapshots → raw checks → dbt build → feature checks →
 train (if the champion was not trained on this batch) → score → prediction checks → anomalies
 (ensemble + Bayesian outlier model, refitted only for a new batch or configuration) → anomaly
 checks → light curves (the shipped files loaded, the light-curve classifier trained once per
@@ -40,7 +40,10 @@ SUMMARY_TABLES = (
     "raw.load_batches",
     "raw.koi_cumulative",
     "raw.koi_rejects",
+    "raw.toi",
+    "raw.toi_rejects",
     "staging.stg_kepler__koi",
+    "staging.stg_tess__toi",
     "marts.fct_koi_features",
     "marts.dim_star",
     "ml.model_registry",
@@ -97,6 +100,7 @@ class RunReport:
     url: str
     timings: dict[str, float] = field(default_factory=dict)
     ingest: loader.LoadResult | None = None
+    toi_ingest: loader.LoadResult | None = None
     scoring: predict.ScoreResult | None = None
     anomalies: detect.DetectResult | None = None
     row_counts: dict[str, int] = field(default_factory=dict)
@@ -153,13 +157,18 @@ def count_rows(url: str) -> dict[str, int]:
     return counts
 
 
-def run(console: Console, koi_file: Path = settings.SHIPPED_KOI_FILE) -> RunReport:
+def run(
+    console: Console,
+    koi_file: Path = settings.SHIPPED_KOI_FILE,
+    toi_file: Path = settings.SHIPPED_TOI_FILE,
+) -> RunReport:
     report = RunReport(url="")
     with _stage(report, "warehouse", console):
         report.url = server.prepare()
         console.print(f"warehouse: {server.mask_password(report.url)}")
     with _stage(report, "ingest", console), byte_progress(console) as progress:
         report.ingest = loader.ingest_koi(koi_file, url=report.url, progress=progress)
+        report.toi_ingest = loader.ingest_toi(toi_file, url=report.url, progress=progress)
     _gate(report, "raw checks", console, "raw", batch_id=report.ingest.batch_id)
     _dbt_stage(report, "transform", BEFORE_SCORING, console)
     _gate(report, "feature checks", console, "features", restore=BEFORE_SCORING)
@@ -215,6 +224,8 @@ def print_summary(report: RunReport, console: Console) -> None:
     console.print(f"timings: {timings} (total {sum(report.timings.values()):.1f} s)")
     if report.ingest is not None:
         console.print(f"ingest: {report.ingest.summary()}")
+    if report.toi_ingest is not None:
+        console.print(f"ingest (TOI): {report.toi_ingest.summary()}")
     console.print(
         "\nWhere to look:\n"
         '  psql "$(exohunter warehouse url --show-password)"   (schemas raw, staging, marts)\n'

@@ -17,6 +17,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = PROJECT_ROOT / "data"
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 SHIPPED_KOI_FILE = DATA_DIR / "kepler" / "koi_cumulative_2019-01-20.csv"
+#: The TESS Objects of Interest table `exohunter run` loads, and an older snapshot of the same
+#: table (for what happens when a newer one arrives); provenance in data/README.md.
+SHIPPED_TOI_FILE = DATA_DIR / "tess" / "toi_2025-10-04.csv"
+OLDER_TOI_FILE = DATA_DIR / "tess" / "toi_2020-06-30.csv"
 
 
 def home() -> Path:

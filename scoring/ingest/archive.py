@@ -29,19 +29,20 @@ from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from scoring.errors import ExoHunterError
+from scoring.ingest.tables import KOI, TOI
 
-#: The archive's TAP query for the whole KOI cumulative table, as CSV (no ``#`` header).
-TAP_CUMULATIVE_URL = (
-    "https://exoplanetarchive.ipac.caltech.edu/TAP/sync?query=select+*+from+cumulative&format=csv"
-)
+#: The archive's TAP queries for the whole KOI cumulative and TOI tables, as CSV (no ``#`` header);
+#: each table's is :attr:`scoring.ingest.tables.TableSpec.tap_url`.
+TAP_CUMULATIVE_URL = KOI.tap_url
+TAP_TOI_URL = TOI.tap_url
 
 #: The export time in the header carries no zone. We do not know the archive server's zone, so
 #: the wall-clock time is stored as UTC: the snapshot date then equals the date the archive
 #: printed (and the date in the shipped file's name).
 HEADER_TIMEZONE = UTC
 
-#: Downloads larger than this are refused: the whole KOI table is ~10 MB as CSV, so anything
-#: near this size is not what we asked for.
+#: Downloads larger than this are refused: the whole KOI table is ~10 MB as CSV (the TOI table
+#: ~3 MB), so anything near this size is not what we asked for.
 DEFAULT_MAX_DOWNLOAD_BYTES = 500 * 1024 * 1024
 
 _MONTHS = {

@@ -1,6 +1,7 @@
 """The bookkeeping of a load batch in ``raw``: its id and ``raw.load_batches`` row, its partition
-``raw.koi_cumulative_batch_<id>`` (created empty, filled by a load path, sealed, attached), its
-header's column descriptions in ``raw.column_catalogue``, and its removal.
+of the table's raw table (``raw.koi_cumulative_batch_<id>``, ``raw.toi_batch_<id>``: created
+empty, filled by a load path, sealed, attached), its header's column descriptions in
+``raw.column_catalogue``, and its removal.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import psycopg
 from psycopg import sql
 
 from scoring.ingest import archive
+from scoring.ingest.tables import KOI, TABLES, TableSpec, by_name
 
-SOURCE_TABLE = "koi_cumulative"
+SOURCE_TABLE = KOI.name  # the KOI table's raw.load_batches.source_table
 _LINE_NUMBER_CACHE = 1 << 20
 
 
@@ -42,18 +44,18 @@ class Batch(NamedTuple):
 
 
 # -- the batch row ------------------------------------------------------------------------------
-def size_seen(conn: psycopg.Connection, size: int) -> bool:
+def size_seen(conn: psycopg.Connection, table: TableSpec, size: int) -> bool:
     """Is there a batch of a file of this many bytes? (Identical files have identical sizes.)"""
     return bool(
         conn.execute(
             "select exists (select from raw.load_batches where source_table = %s"
             " and file_bytes = %s)",
-            (SOURCE_TABLE, size),
+            (table.name, size),
         ).fetchone()[0]  # type: ignore[index]
     )
 
 
-def loaded_batch(conn: psycopg.Connection, sha256: str) -> Batch | None:
+def loaded_batch(conn: psycopg.Connection, table: TableSpec, sha256: str) -> Batch | None:
     """The batch of the file with this sha256, if it was loaded before."""
     row = conn.execute(
         """
@@ -61,7 +63,7 @@ def loaded_batch(conn: psycopg.Connection, sha256: str) -> Batch | None:
                columns_missing, columns_extra
           from raw.load_batches where source_table = %s and file_sha256 = %s
         """,
-        (SOURCE_TABLE, sha256),
+        (table.name, sha256),
     ).fetchone()
     return None if row is None else Batch(*row)
 
@@ -88,6 +90,7 @@ def lock_batches(conn: psycopg.Connection) -> None:
 
 def insert_batch(
     conn: psycopg.Connection,
+    table: TableSpec,
     batch_id: int,
     loaded: Loaded,
     *,
@@ -108,7 +111,7 @@ def insert_batch(
         """,
         (
             batch_id,
-            SOURCE_TABLE,
+            table.name,
             source_uri,
             loaded.sha256,
             file_bytes,
@@ -143,22 +146,24 @@ def insert_catalogue(
 
 
 # -- the batch's partition ----------------------------------------------------------------------
-def partition_name(batch_id: int) -> str:
-    return f"koi_cumulative_batch_{batch_id}"
+def partition_name(batch_id: int, table: TableSpec = KOI) -> str:
+    return table.partition_name(batch_id)
 
 
-def create_partition(conn: psycopg.Connection, batch_id: int, first_line: int | None) -> None:
-    """A new, empty, unattached table shaped like raw.koi_cumulative, for one batch.
+def create_partition(
+    conn: psycopg.Connection, table: TableSpec, batch_id: int, first_line: int | None
+) -> None:
+    """A new, empty, unattached table shaped like the table's raw table, for one batch.
 
     With ``first_line``, ``load_batch_id`` defaults to the batch and ``source_line`` counts up
     from ``first_line``: a COPY of the raw data lines then fills both without Python touching a
     row. The CHECK constraint, valid before any row exists, spares ATTACH a scan of the table.
     """
-    table = sql.Identifier("raw", partition_name(batch_id))
+    partition = table.partition_name(batch_id)
     batch = sql.Literal(batch_id)
     actions = [
         sql.SQL("add constraint {} check (load_batch_id = {})").format(
-            sql.Identifier(f"{partition_name(batch_id)}_batch"), batch
+            sql.Identifier(f"{partition}_batch"), batch
         )
     ]
     if first_line is not None:
@@ -171,28 +176,32 @@ def create_partition(conn: psycopg.Connection, batch_id: int, first_line: int | 
         ]
     # No parameters, so both statements travel as one simple query: one round trip.
     conn.execute(
-        sql.SQL(
-            "create table {t} (like raw.koi_cumulative including defaults); alter table {t} {a}"
-        ).format(t=table, a=sql.SQL(", ").join(actions))
+        sql.SQL("create table {t} (like {parent} including defaults); alter table {t} {a}").format(
+            t=sql.Identifier("raw", partition),
+            parent=sql.Identifier("raw", table.name),
+            a=sql.SQL(", ").join(actions),
+        )
     )
 
 
-def seal_partition(conn: psycopg.Connection, batch_id: int) -> None:
+def seal_partition(conn: psycopg.Connection, table: TableSpec, batch_id: int) -> None:
     """Drop the loading aids and build the primary key (one sort; a duplicate fails here)."""
     conn.execute(
         sql.SQL(
             "alter table {} alter column load_batch_id drop default,"
             " alter column source_line drop identity if exists,"
-            " add primary key (load_batch_id, kepoi_name)"
-        ).format(sql.Identifier("raw", partition_name(batch_id)))
+            " add primary key (load_batch_id, {})"
+        ).format(sql.Identifier("raw", table.partition_name(batch_id)), sql.Identifier(table.key))
     )
 
 
-def attach_partition(conn: psycopg.Connection, batch_id: int) -> None:
-    """Make the batch's rows part of raw.koi_cumulative; the FK is checked in one query."""
+def attach_partition(conn: psycopg.Connection, table: TableSpec, batch_id: int) -> None:
+    """Make the batch's rows part of the table's raw table; the FK is checked in one query."""
     conn.execute(
-        sql.SQL("alter table raw.koi_cumulative attach partition {} for values in ({})").format(
-            sql.Identifier("raw", partition_name(batch_id)), sql.Literal(batch_id)
+        sql.SQL("alter table {} attach partition {} for values in ({})").format(
+            sql.Identifier("raw", table.name),
+            sql.Identifier("raw", table.partition_name(batch_id)),
+            sql.Literal(batch_id),
         )
     )
 
@@ -200,9 +209,13 @@ def attach_partition(conn: psycopg.Connection, batch_id: int) -> None:
 def delete_batch(conn: psycopg.Connection, batch_id: int) -> None:
     """Remove a batch completely: its partition, rejects, catalogue and batch row."""
     with conn.transaction():
-        conn.execute(
-            sql.SQL("drop table if exists {}").format(
-                sql.Identifier("raw", partition_name(batch_id))
+        row = conn.execute(
+            "select source_table from raw.load_batches where load_batch_id = %s", (batch_id,)
+        ).fetchone()
+        for table in TABLES.values() if row is None else [by_name(row[0])]:
+            conn.execute(
+                sql.SQL("drop table if exists {}").format(
+                    sql.Identifier("raw", table.partition_name(batch_id))
+                )
             )
-        )
         conn.execute("delete from raw.load_batches where load_batch_id = %s", (batch_id,))

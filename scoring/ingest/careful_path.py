@@ -1,11 +1,13 @@
 """The careful path (files with rejects, or with columns the table does not know): every record
-judged, the good ones loaded, the bad ones set aside in ``raw.koi_rejects``.
+judged, the good ones loaded, the bad ones set aside in the table's rejects table
+(``raw.koi_rejects``, ``raw.toi_rejects``).
 
 Python's ``csv`` module splits records (field counts, exact line numbers, the raw line) and COPYs
 them as text into a TEMP table; SQL then judges every row at once (``pg_input_is_valid`` on
-PostgreSQL >= 16, conservative regular expressions on 15), marks duplicate kepoi_names after the
-first good one, inserts the good rows typed (unknown columns into ``extra_columns`` jsonb) and,
-once the batch row exists (:func:`store_rejects`), the bad ones into ``raw.koi_rejects``.
+PostgreSQL >= 16, conservative regular expressions on 15), marks duplicate keys (kepoi_name,
+toi) after the first good one, inserts the good rows typed (unknown columns into
+``extra_columns`` jsonb) and, once the batch row exists (:func:`store_rejects`), the bad ones
+into the rejects table.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ import psycopg
 from psycopg import sql
 
 from scoring.ingest import batches
-from scoring.ingest.columns import KEY_COLUMN, ColumnPlan
+from scoring.ingest.columns import ColumnPlan
 from scoring.ingest.errors import IngestError
 from scoring.ingest.layout import FileFacts, Layout, binary_file, not_utf8
+from scoring.ingest.tables import TableSpec
 
 _PROGRESS_EVERY = 4096  # records
 
@@ -32,6 +35,12 @@ _PROGRESS_EVERY = 4096  # records
 _MAX_NUMBER_TEXT = 200
 _FLOAT_RE = r"^\s*[-+]?(inf|infinity|nan|([0-9]+(\.[0-9]*)?|\.[0-9]+)(e[-+]?[0-9]{1,2})?)\s*$"
 _INT_RE = r"^\s*[-+]?[0-9]+\s*$"
+# A timestamp without zone as the archive writes it ('2019-07-24 15:58:33'), fields in range;
+# the day is then checked against the month's length (no Feb 30) before anything is cast.
+_TIMESTAMP_RE = (
+    r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"([ T]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?)?$"
+)
 _INT_RANGES = {
     "smallint": (-(2**15), 2**15 - 1),
     "integer": (-(2**31), 2**31 - 1),
@@ -107,7 +116,7 @@ def load(
     """
     _stage_records(conn, facts, layout, len(plan.file_columns), progress)
     conn.execute(_verdict_sql(plan, conn.info.server_version))
-    batches.create_partition(conn, batch_id, None)
+    batches.create_partition(conn, plan.table, batch_id, None)
     try:
         loaded = conn.execute(_insert_good_sql(plan, batch_id)).rowcount
     except psycopg.DataError as exc:  # a value the checks above let through: should not happen
@@ -115,8 +124,8 @@ def load(
             f"{facts.path}: a row passed the checks but PostgreSQL refused it "
             f"({exc.diag.message_primary}); nothing was loaded"
         ) from exc
-    rejected = conn.execute("select count(*) from _koi_verdict where reason is not null")
-    batches.seal_partition(conn, batch_id)
+    rejected = conn.execute("select count(*) from _ingest_verdict where reason is not null")
+    batches.seal_partition(conn, plan.table, batch_id)
     return batches.Loaded("checked", loaded, rejected.fetchone()[0], sha256)  # type: ignore[index]
 
 
@@ -127,18 +136,18 @@ def _stage_records(
     width: int,
     progress: Callable[[int, int], None] | None,
 ) -> None:
-    """COPY every record into TEMP _koi_stage(source_line, raw_line, problem, f0..fN) as text."""
+    """COPY every record into TEMP _ingest_stage(source_line, raw_line, problem, f0..fN), text."""
     fields = [sql.Identifier(f"f{i}") for i in range(width)]
     conn.execute(
         sql.SQL(
-            "create temp table _koi_stage (source_line integer, raw_line text, problem text, {})"
+            "create temp table _ingest_stage (source_line integer, raw_line text, problem text, {})"
             " on commit drop"
         ).format(sql.SQL(", ").join(sql.SQL("{} text").format(f) for f in fields))
     )
     with facts.path.open("rb") as binary, conn.cursor() as cursor:
         binary.seek(layout.data_offset)
         text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
-        with cursor.copy("copy _koi_stage from stdin") as copy:
+        with cursor.copy("copy _ingest_stage from stdin") as copy:
             records = _records(iter(text), layout.first_data_line, width, facts.path)
             for count, (line, raw, problem, values) in enumerate(records, 1):
                 copy.write_row((line, raw, problem, *(values or [None] * width)))
@@ -148,15 +157,17 @@ def _stage_records(
         progress(facts.size, facts.size)
 
 
-def store_rejects(conn: psycopg.Connection, batch_id: int) -> None:
-    """The rows :func:`load` judged bad, with their reasons, into raw.koi_rejects."""
+def store_rejects(conn: psycopg.Connection, table: TableSpec, batch_id: int) -> None:
+    """The rows :func:`load` judged bad, with their reasons, into the table's rejects table."""
     conn.execute(
-        """
-        insert into raw.koi_rejects (load_batch_id, source_line, raw_line, reason)
-        select %s, s.source_line, s.raw_line, v.reason
-          from _koi_stage s join _koi_verdict v using (source_line)
-         where v.reason is not null
-        """,
+        sql.SQL(
+            """
+            insert into {} (load_batch_id, source_line, raw_line, reason)
+            select %s, s.source_line, s.raw_line, v.reason
+              from _ingest_stage s join _ingest_verdict v using (source_line)
+             where v.reason is not null
+            """
+        ).format(sql.Identifier("raw", table.rejects)),
         (batch_id,),
     )
 
@@ -164,7 +175,7 @@ def store_rejects(conn: psycopg.Connection, batch_id: int) -> None:
 def first_reject(conn: psycopg.Connection) -> str:
     """The first bad row's line and reason, for an error message."""
     row = conn.execute(
-        "select source_line, reason from _koi_verdict where reason is not null"
+        "select source_line, reason from _ingest_verdict where reason is not null"
         " order by source_line limit 1"
     ).fetchone()
     return f"line {row[0]}: {row[1]}" if row else "unknown"
@@ -194,13 +205,20 @@ def _is_valid(value: sql.Composable, data_type: str, server_version: int) -> sql
             low=sql.Literal(low),
             high=sql.Literal(high),
         )
+    if data_type == "timestamp without time zone":
+        trimmed = sql.SQL("btrim({})").format(value)
+        return sql.SQL(
+            "case when {t} ~ {re} then substr({t}, 9, 2)::int <= extract(day from"
+            " make_date(substr({t}, 1, 4)::int, substr({t}, 6, 2)::int, 1)"
+            " + interval '1 month - 1 day') else false end"
+        ).format(t=trimmed, re=sql.Literal(_TIMESTAMP_RE))
     raise NotImplementedError(f"checking {data_type} values needs PostgreSQL 16 or newer")
 
 
 def _verdict_sql(plan: ColumnPlan, server_version: int) -> sql.Composable:
-    """TEMP table _koi_verdict(source_line, reason): NULL reason = the row loads.
+    """TEMP table _ingest_verdict(source_line, reason): NULL reason = the row loads.
 
-    A duplicate kepoi_name is judged among otherwise good rows only, so the first good
+    A duplicate key (kepoi_name, toi) is judged among otherwise good rows only, so the first good
     occurrence loads and later ones are rejected, naming the line of the first.
     """
     checks: list[sql.Composable] = []
@@ -227,9 +245,9 @@ def _verdict_sql(plan: ColumnPlan, server_version: int) -> sql.Composable:
     )
     return sql.SQL(
         """
-        create temp table _koi_verdict on commit drop as
+        create temp table _ingest_verdict on commit drop as
         with checked as (
-            select source_line, {key} as key, {reason} as reason from _koi_stage
+            select source_line, {key} as key, {reason} as reason from _ingest_stage
         ), ranked as (
             select *, row_number() over w as nth, first_value(source_line) over w as first_line
               from checked
@@ -237,11 +255,15 @@ def _verdict_sql(plan: ColumnPlan, server_version: int) -> sql.Composable:
         )
         select source_line,
                coalesce(reason, case when nth > 1 then
-                   format('duplicate kepoi_name %s (first on line %s)', key, first_line) end
+                   format({duplicate}, key, first_line) end
                ) as reason
           from ranked
         """
-    ).format(key=_field(plan, KEY_COLUMN), reason=reason)
+    ).format(
+        key=_field(plan, plan.table.key),
+        reason=reason,
+        duplicate=sql.Literal(f"duplicate {plan.table.key} %s (first on line %s)"),
+    )
 
 
 def _insert_good_sql(plan: ColumnPlan, batch_id: int) -> sql.Composable:
@@ -259,11 +281,11 @@ def _insert_good_sql(plan: ColumnPlan, batch_id: int) -> sql.Composable:
         """
         insert into {table} (load_batch_id, source_line, {targets})
         select {batch}, s.source_line, {values}
-          from _koi_stage s join _koi_verdict v using (source_line)
+          from _ingest_stage s join _ingest_verdict v using (source_line)
          where v.reason is null
         """
     ).format(
-        table=sql.Identifier("raw", batches.partition_name(batch_id)),
+        table=sql.Identifier("raw", plan.table.partition_name(batch_id)),
         targets=sql.SQL(", ").join(targets),
         batch=sql.Literal(batch_id),
         values=sql.SQL(", ").join(values),

@@ -6,9 +6,9 @@ The data section is streamed as raw bytes, 1 MiB at a time and untouched by Pyth
 from a column default and ``source_line`` from an identity column starting at the first data
 line, so Python never looks at a row; it only hashes the blocks on the way (sha256), which
 overlaps the server's parsing. The primary key is then built in one sort. Any data error (a
-non-number, an empty required value, a wrong field count, invalid UTF-8, a duplicate kepoi_name
-at the key build) or a record spanning several lines rolls this back to a savepoint, and the
-file goes the careful way (:mod:`scoring.ingest.careful_path`).
+non-number, an empty required value, a wrong field count, invalid UTF-8, a duplicate key such as
+kepoi_name or toi at the key build) or a record spanning several lines rolls this back to a
+savepoint, and the file goes the careful way (:mod:`scoring.ingest.careful_path`).
 """
 
 from __future__ import annotations
@@ -42,11 +42,11 @@ def try_load(
     """
     try:
         with conn.transaction():  # a savepoint: a failure leaves nothing behind
-            batches.create_partition(conn, batch_id, layout.first_data_line)
+            batches.create_partition(conn, plan.table, batch_id, layout.first_data_line)
             rows, lines, sha256 = _copy_raw_lines(conn, batch_id, facts, layout, plan, progress)
             if rows != lines:
                 raise _NotOneRecordPerLine
-            batches.seal_partition(conn, batch_id)
+            batches.seal_partition(conn, plan.table, batch_id)
     except (psycopg.DataError, psycopg.IntegrityError, _NotOneRecordPerLine):
         return None
     return batches.Loaded("copy", rows, 0, sha256)
@@ -71,7 +71,7 @@ def _copy_raw_lines(
     text_columns = [sql.Identifier(n) for n, c in plan.known.items() if c.data_type == "text"]
     force_null = sql.SQL(", force_null ({})").format(sql.SQL(", ").join(text_columns))
     statement = sql.SQL("copy {} ({}) from stdin (format csv{})").format(
-        sql.Identifier("raw", batches.partition_name(batch_id)),
+        sql.Identifier("raw", plan.table.partition_name(batch_id)),
         columns,
         force_null if text_columns else sql.SQL(""),
     )

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from scoring.ingest import archive
 from scoring.ingest.errors import IngestError
+from scoring.ingest.tables import KOI, TableSpec
 
 BLOCK_SIZE = 1 << 20  # bytes read at a time, when hashing and when streaming into COPY
 SNIFF_BYTES = 1 << 16
@@ -44,7 +45,7 @@ class Layout:
 
 
 # -- the bytes ----------------------------------------------------------------------------------
-def inspect_file(path: Path) -> FileFacts:
+def inspect_file(path: Path, table: TableSpec = KOI) -> FileFacts:
     """Refuse what is plainly not UTF-8 text, judging by the first 64 KiB.
 
     The rest of the file is checked while it loads (PostgreSQL refuses invalid UTF-8 and NUL
@@ -56,7 +57,7 @@ def inspect_file(path: Path) -> FileFacts:
         raise IngestError(f"{path} is not a file")
     size = path.stat().st_size
     if size == 0:
-        raise IngestError(f"{path} is empty: expected a CSV export of the KOI cumulative table")
+        raise IngestError(f"{path} is empty: expected a CSV export of the {table.title}")
     with path.open("rb") as handle:
         head = handle.read(SNIFF_BYTES)
     if b"\0" in head:

@@ -1,18 +1,23 @@
-"""Load NASA Exoplanet Archive exports of the KOI cumulative table into ``raw.koi_cumulative``.
+"""Load NASA Exoplanet Archive exports of the KOI cumulative table into ``raw.koi_cumulative``
+and of the TESS Objects of Interest table into ``raw.toi``.
 
 One file is one load batch, written in one transaction: a ``raw.load_batches`` row, the rows in
-a new partition ``raw.koi_cumulative_batch_<id>``, the rejected rows in ``raw.koi_rejects`` and the
-header's column descriptions in ``raw.column_catalogue``. A file whose sha256 is already loaded is
-a no-op. A file that is not a usable export raises :class:`~scoring.ingest.errors.IngestError`
-and leaves the warehouse as it was (nothing written, or everything rolled back).
+a new partition (``raw.koi_cumulative_batch_<id>``, ``raw.toi_batch_<id>``), the rejected rows in
+the rejects table (``raw.koi_rejects``, ``raw.toi_rejects``) and the header's column descriptions
+in ``raw.column_catalogue``. A file whose sha256 is already loaded as that table is a no-op. A
+file that is not a usable export raises :class:`~scoring.ingest.errors.IngestError` and leaves
+the warehouse as it was (nothing written, or everything rolled back).
 
-This module is the entry point (:func:`ingest_koi`, :func:`load_koi_file`); it runs the steps,
-each in its own module, in one transaction:
+Both tables go through the same code; what differs (raw table, key, required columns, TAP query)
+is a :class:`~scoring.ingest.tables.TableSpec` (:data:`~scoring.ingest.tables.KOI`,
+:data:`~scoring.ingest.tables.TOI`). This module is the entry point (:func:`ingest`,
+:func:`load_file`, and per table :func:`ingest_koi`, :func:`load_koi_file`, :func:`ingest_toi`,
+:func:`load_toi_file`); it runs the steps, each in its own module, in one transaction:
 
 1. **Sniff** the first 64 KiB and **read the layout** (:mod:`scoring.ingest.layout`): the ``#``
    header, the column names, the byte offset where the data starts.
 2. **Plan the columns** (:mod:`scoring.ingest.columns`): matched by name against the columns of
-   ``raw.koi_cumulative``.
+   the table's raw table.
 3. **Fast path** (:mod:`scoring.ingest.fast_path`): the data lines, untouched by Python, into
    ``COPY`` of the batch's new partition; any data error rolls back to a savepoint, and then
 4. **careful path** (:mod:`scoring.ingest.careful_path`): every record judged in SQL, the good
@@ -52,6 +57,7 @@ from scoring.ingest import archive, batches, careful_path, fast_path
 from scoring.ingest.columns import ColumnPlan, known_columns, plan_columns
 from scoring.ingest.errors import IngestError
 from scoring.ingest.layout import FileFacts, Layout, file_sha256, inspect_file, read_layout
+from scoring.ingest.tables import KOI, TOI, TableSpec
 from scoring.warehouse import server
 
 #: ``progress(phase, bytes_done, bytes_total)``; phases: "downloading", "checking" (hashing),
@@ -89,6 +95,26 @@ class LoadResult:
         )
 
 
+def ingest(
+    table: TableSpec,
+    source: str | Path,
+    *,
+    url: str | None = None,
+    progress: ProgressFn | None = None,
+    max_download_bytes: int = archive.DEFAULT_MAX_DOWNLOAD_BYTES,
+) -> LoadResult:
+    """Load a local export of ``table``, or download an http(s) URL first, into the warehouse
+    at ``url``.
+
+    Without ``url`` the warehouse is started (if embedded) and migrated first.
+    """
+    url = url or server.prepare()
+    if not archive.is_url(source):
+        with server.connect(url, autocommit=True) as conn:
+            return load_file(conn, table, Path(source), progress=progress)
+    return _ingest_url(table, str(source), url, progress, max_download_bytes)
+
+
 def ingest_koi(
     source: str | Path,
     *,
@@ -96,15 +122,19 @@ def ingest_koi(
     progress: ProgressFn | None = None,
     max_download_bytes: int = archive.DEFAULT_MAX_DOWNLOAD_BYTES,
 ) -> LoadResult:
-    """Load a local export, or download an http(s) URL first, into the warehouse at ``url``.
+    """:func:`ingest` of a KOI cumulative table export."""
+    return ingest(KOI, source, url=url, progress=progress, max_download_bytes=max_download_bytes)
 
-    Without ``url`` the warehouse is started (if embedded) and migrated first.
-    """
-    url = url or server.prepare()
-    if not archive.is_url(source):
-        with server.connect(url, autocommit=True) as conn:
-            return load_koi_file(conn, Path(source), progress=progress)
-    return _ingest_url(str(source), url, progress, max_download_bytes)
+
+def ingest_toi(
+    source: str | Path,
+    *,
+    url: str | None = None,
+    progress: ProgressFn | None = None,
+    max_download_bytes: int = archive.DEFAULT_MAX_DOWNLOAD_BYTES,
+) -> LoadResult:
+    """:func:`ingest` of a TOI table export."""
+    return ingest(TOI, source, url=url, progress=progress, max_download_bytes=max_download_bytes)
 
 
 def load_koi_file(
@@ -115,17 +145,57 @@ def load_koi_file(
     progress: ProgressFn | None = None,
     allow_fast_path: bool = True,
 ) -> LoadResult:
-    """Load one export file as one batch, in one transaction on ``conn`` (which must be idle).
+    """:func:`load_file` of a KOI cumulative table export."""
+    return load_file(
+        conn,
+        KOI,
+        path,
+        source_uri=source_uri,
+        progress=progress,
+        allow_fast_path=allow_fast_path,
+    )
+
+
+def load_toi_file(
+    conn: psycopg.Connection,
+    path: Path,
+    *,
+    source_uri: str | None = None,
+    progress: ProgressFn | None = None,
+    allow_fast_path: bool = True,
+) -> LoadResult:
+    """:func:`load_file` of a TOI table export."""
+    return load_file(
+        conn,
+        TOI,
+        path,
+        source_uri=source_uri,
+        progress=progress,
+        allow_fast_path=allow_fast_path,
+    )
+
+
+def load_file(
+    conn: psycopg.Connection,
+    table: TableSpec,
+    path: Path,
+    *,
+    source_uri: str | None = None,
+    progress: ProgressFn | None = None,
+    allow_fast_path: bool = True,
+) -> LoadResult:
+    """Load one export file of ``table`` as one batch, in one transaction on ``conn`` (which
+    must be idle).
 
     ``allow_fast_path=False`` forces the careful path (the tests compare both).
     """
     if conn.info.transaction_status != TransactionStatus.IDLE:
-        raise ValueError("load_koi_file runs its own transaction: pass an idle connection")
+        raise ValueError("load_file runs its own transaction: pass an idle connection")
     clock = time.perf_counter()
     started_at = datetime.now(UTC)
     path = Path(path)
     source_uri = source_uri or str(path.resolve())
-    facts = inspect_file(path)
+    facts = inspect_file(path, table)
     layout = read_layout(facts)
     if layout.header.exported_at is not None:
         snapshot_at, snapshot_source = layout.header.exported_at, "header"
@@ -134,11 +204,11 @@ def load_koi_file(
     sha256: str | None = None
     try:
         with conn.transaction():
-            plan = plan_columns(layout.columns, known_columns(conn), str(path))
+            plan = plan_columns(layout.columns, known_columns(conn, table), str(path), table)
             # Identical files have identical sizes: only then is it worth hashing before loading.
-            if batches.size_seen(conn, facts.size):
+            if batches.size_seen(conn, table, facts.size):
                 sha256 = file_sha256(path, _phase(progress, "checking"))
-                existing = batches.loaded_batch(conn, sha256)
+                existing = batches.loaded_batch(conn, table, sha256)
                 if existing is not None:
                     return _already_loaded(existing, sha256, facts, source_uri, clock)
             batch_id = batches.reserve_batch_id(conn)
@@ -154,6 +224,7 @@ def load_koi_file(
             batches.lock_batches(conn)
             batches.insert_batch(
                 conn,
+                table,
                 batch_id,
                 loaded,
                 source_uri=source_uri,
@@ -164,15 +235,15 @@ def load_koi_file(
                 started_at=started_at,
             )
             if loaded.rejected:
-                careful_path.store_rejects(conn, batch_id)
-            batches.attach_partition(conn, batch_id)
+                careful_path.store_rejects(conn, table, batch_id)
+            batches.attach_partition(conn, table, batch_id)
             batches.insert_catalogue(conn, batch_id, layout.header.columns)
     except psycopg.errors.UniqueViolation as exc:
         # Another process loaded the same file while we were reading it.
         if exc.diag.constraint_name != "load_batches_source_table_file_sha256_key" or not sha256:
             raise
         with conn.transaction():
-            existing = batches.loaded_batch(conn, sha256)
+            existing = batches.loaded_batch(conn, table, sha256)
         if existing is None:
             raise
         return _already_loaded(existing, sha256, facts, source_uri, clock)
@@ -242,7 +313,11 @@ def _phase(progress: ProgressFn | None, phase: str) -> Callable[[int, int], None
 
 
 def _ingest_url(
-    source: str, url: str, progress: ProgressFn | None, max_download_bytes: int
+    table: TableSpec,
+    source: str,
+    url: str,
+    progress: ProgressFn | None,
+    max_download_bytes: int,
 ) -> LoadResult:
     """Download to a temporary file under the ExoHunter home, load it, delete it."""
 
@@ -261,7 +336,7 @@ def _ingest_url(
         raise IngestError(str(exc)) from exc
     try:
         with server.connect(url, autocommit=True) as conn:
-            return load_koi_file(conn, path, source_uri=source, progress=progress)
+            return load_file(conn, table, path, source_uri=source, progress=progress)
     except IngestError as exc:
         # The messages name the temporary file; name what the user gave us instead.
         raise IngestError(str(exc).replace(str(path), source)) from exc

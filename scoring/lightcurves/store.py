@@ -26,7 +26,7 @@ import numpy as np
 import psycopg
 from psycopg.rows import dict_row
 
-from scoring.lightcurves import anomaly, model, search
+from scoring.lightcurves import anomaly, model, search, stars
 from scoring.lightcurves.readers import LightCurve, LightCurveError, read_bytes, read_file
 from scoring.settings import DATA_DIR
 from scoring.warehouse import writeback
@@ -282,7 +282,7 @@ def analyse(
         raise LightCurveError(f"no upload {upload_id}")
     time_, flux, flux_err = points(conn, row["lightcurve_id"])
     found = search.search(time_, flux, flux_err, config)
-    star = star_for(row, kois_of(conn, row["kepid"]))
+    star = stars.star_for(conn, row, star_for(row, kois_of(conn, row["kepid"])))
     version, artifact = model.champion_artifact(conn)
     assessments = [model.assess(artifact, s, star) for s in found.signals]
     analysis = Analysis(upload_id, found, star, assessments, anomaly.score(found), version)
