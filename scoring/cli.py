@@ -425,14 +425,38 @@ def lightcurves_ranking(limit: int = typer.Option(10, help="Rows to show.")) -> 
         console.print(f"most anomalous star: {first}, ahead of the next star by {margin:.3f}")
 
 
-@app.command()
+bench_app = typer.Typer(
+    help="Benchmarks, as ratios against baselines measured in the same run (scratch databases)."
+)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.callback(invoke_without_command=True)
 def bench(
+    ctx: typer.Context,
     scale_rows: int = typer.Option(1_000_000, help="Rows of the synthetic scale case."),
 ) -> None:
-    """Benchmarks, as ratios against baselines measured in the same run (scratch databases)."""
+    """Benchmarks, as ratios against baselines measured in the same run (scratch databases).
+    Without a subcommand: every benchmark."""
+    if ctx.invoked_subcommand is not None:
+        return
     from scoring.bench import runner as benchmarks
 
     benchmarks.run_all(scale_rows=scale_rows)
+
+
+@bench_app.command("lightcurves")
+def bench_lightcurves(
+    only: Annotated[
+        list[str] | None,
+        typer.Option(help="Only the items whose name or file contains this (repeatable)."),
+    ] = None,
+) -> None:
+    """ExoHunter's transit search, lightkurve's default BLS and TLS on the public light-curve
+    benchmark, in one run: recovery first, then time."""
+    from scoring.bench import lightcurves
+
+    lightcurves.bench_lightcurves(only=only)
 
 
 # -- models -------------------------------------------------------------------------------------
