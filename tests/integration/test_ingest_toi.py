@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import os
 import subprocess
 import sys
@@ -181,6 +182,41 @@ def test_bad_rows_land_in_toi_rejects_and_the_rest_loads(
         (len(lines), f"duplicate toi 1000.01 (first on line {FIRST_DATA_LINE})"),
     ]
     assert conn.execute("select count(*) from raw.koi_rejects").fetchone()[0] == 0
+
+
+def test_a_snapshot_with_dropped_and_renamed_columns_loads_as_a_new_batch(
+    conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    first = loader.load_toi_file(conn, TOI_2025)
+    lines = lines_of(TOI_2025)
+    comments = [line for line in lines if line.startswith("#")]
+    rows = list(csv.reader(line for line in lines if not line.startswith("#")))
+    dropped = [i for i, name in enumerate(rows[0]) if name.startswith("st_pmdec")]
+    rows[0][rows[0].index("pl_eqt")] = "pl_eqt_k"  # renamed: unknown, kept aside
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(
+        [v for i, v in enumerate(row) if i not in dropped] for row in rows
+    )
+    path = tmp_path / "toi_drifted.csv"
+    path.write_text("".join(comments) + out.getvalue())
+
+    drifted = loader.load_toi_file(conn, path)
+
+    assert drifted.batch_id != first.batch_id and not drifted.already_loaded
+    assert (drifted.rows_loaded, drifted.rows_rejected) == (7703, 0)
+    assert drifted.columns_missing == (
+        "st_pmdec", "st_pmdecerr1", "st_pmdecerr2", "st_pmdeclim", "pl_eqt",
+    )  # fmt: skip
+    assert drifted.columns_extra == ("pl_eqt_k",)
+    kept = conn.execute(
+        "select count(*), count(pl_eqt), count(st_pmdec), sum((extra_columns->>'pl_eqt_k')::float)"
+        " from raw.toi where load_batch_id = %s",
+        (drifted.batch_id,),
+    ).fetchone()
+    original = conn.execute(
+        "select sum(pl_eqt) from raw.toi where load_batch_id = %s", (first.batch_id,)
+    ).fetchone()[0]
+    assert kept[:3] == (7703, 0, 0) and kept[3] == pytest.approx(original, rel=1e-12)
 
 
 def _without_column(name: str) -> bytes:
@@ -406,3 +442,22 @@ def test_a_tess_upload_of_a_toi_host_gets_the_toi_tables_stellar_parameters(
         row = store.upload(conn, flare.upload_id)
         assert stars.tic_id(row) == 358108509
         assert stars.star_for(conn, row, model.Star()) == model.Star()
+
+
+def test_an_analysis_of_a_toi_host_records_the_toi_table_as_its_stellar_source(
+    toi_warehouse: str,
+) -> None:
+    """The whole upload path (search, assessment, the ml row): the shipped Kepler-6 quarter,
+    uploaded as "TIC 25155310" (no KOI mart here, so the KOI table gives nothing)."""
+    lightcurve = settings.DATA_DIR / "lightcurves" / "kplr010874614-2009131105131_llc.fits"
+    with psycopg.connect(toi_warehouse, autocommit=True) as conn:
+        ((loaded, analysis),) = store.load_and_analyse(
+            conn, lightcurve.read_bytes(), lightcurve.name, "web", store.StarInput("TIC 25155310")
+        )
+        assert analysis.star == model.Star(5800.0, 4.28004, 1.24175, source="toi_table")
+        stored = conn.execute(
+            "select stellar_source, stellar_teff_k, stellar_logg_cgs, stellar_radius_solar"
+            " from ml.lightcurve_analyses where upload_id = %s",
+            (loaded.upload_id,),
+        ).fetchone()
+        assert stored == ("toi_table", 5800.0, 4.28004, 1.24175)

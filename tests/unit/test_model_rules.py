@@ -24,6 +24,43 @@ LEAKY = {
     "koi_tce_delivname",
 }  # ../shared/data/README.md
 
+# TESS (data/README.md, "Leakage"): the TOI table's label, what is never a feature, and the
+# physical values a TOI model may read; the uncertainties (*err1, *err2) are left out as for the
+# KOI table. The TOI feature list, when it exists, must stay inside TESS_PHYSICAL.
+TESS_LABEL = "tfopwg_disp"
+TESS_NEVER_FEATURES = {
+    "toi",  # identifier
+    "tid",  # identifier (TIC id): the grouping key of the splits
+    "rowupdate",  # moves whenever a disposition or a follow-up note does
+    "toi_created",  # alert date: predicts whether a label exists, not what the signal is
+    "pl_tranmid",  # a date as well; ephemeris matching only
+    "ra",  # where the star is: which telescopes can follow it up; matching only
+    "dec",
+    "rastr",
+    "decstr",
+    # limit flags: 0 or empty in every row
+    *(f"{name}lim" for name in ("st_pmra", "st_pmdec", "pl_tranmid", "pl_orbper", "pl_trandurh")),
+    *(f"{name}lim" for name in ("pl_trandep", "pl_rade", "pl_insol", "pl_eqt", "st_tmag")),
+    *(f"{name}lim" for name in ("st_dist", "st_teff", "st_logg", "st_rad")),
+    # stellar uncertainties: whether follow-up spectroscopy was done
+    *(f"{name}err{i}" for name in ("st_teff", "st_logg", "st_rad") for i in (1, 2)),
+}
+TESS_PHYSICAL = (
+    "pl_orbper",
+    "pl_trandurh",
+    "pl_trandep",
+    "pl_rade",
+    "pl_insol",
+    "pl_eqt",
+    "st_teff",
+    "st_logg",
+    "st_rad",
+    "st_tmag",
+    "st_dist",
+    "st_pmra",
+    "st_pmdec",
+)
+
 
 def mart_columns(model: str) -> list[str]:
     spec = yaml.safe_load(
@@ -38,6 +75,27 @@ def test_no_forbidden_column_is_a_feature() -> None:
     assert not set(features.HONEST_FEATURES) & features.FORBIDDEN
     assert not set(features.HONEST_FEATURES) & set(features.VETTING_FLAGS)
     assert len(set(features.HONEST_FEATURES)) == len(features.HONEST_FEATURES)
+
+
+def test_the_tess_leakage_policy_decides_every_toi_column_and_is_written_down() -> None:
+    with settings.SHIPPED_TOI_FILE.open() as handle:
+        columns = next(line for line in handle if not line.startswith("#")).strip().split(",")
+    uncertainties = {c for c in columns if c.endswith(("err1", "err2"))}
+    decided = [{TESS_LABEL}, TESS_NEVER_FEATURES, set(TESS_PHYSICAL), uncertainties]
+    assert set().union(*decided) == set(columns), "every column of the TOI export is decided"
+    assert sum(map(len, decided)) - len(TESS_NEVER_FEATURES & uncertainties) == len(columns)
+    assert not set(TESS_PHYSICAL) & (TESS_NEVER_FEATURES | uncertainties | {TESS_LABEL})
+    assert TESS_LABEL not in TESS_NEVER_FEATURES
+    policy = (settings.DATA_DIR / "README.md").read_text()
+    for name in ("tfopwg_disp", "toi", "tid", "rowupdate", "toi_created", "pl_tranmid"):
+        assert f"`{name}`" in policy, name
+    # the staging model says so too, column by column
+    spec = yaml.safe_load(
+        (settings.DBT_PROJECT_DIR / "models/staging/tess/_tess__models.yml").read_text()
+    )
+    described = {c["name"]: c["description"] for c in spec["models"][0]["columns"]}
+    for column in ("toi", "tic_id", "toi_created_at", "row_updated_at", "transit_epoch_bjd"):
+        assert "never a" in described[column].lower(), column
 
 
 def test_check_honest_refuses_a_leaky_list() -> None:
