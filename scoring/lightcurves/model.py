@@ -60,6 +60,7 @@ EARTH_RADII_PER_SOLAR_RADIUS = 109.076
 SOLAR_RADIUS_CM = 6.957e10
 MAX_PLANET_RADIUS_EARTH = 2.5 * 11.2  # 2.5 Jupiter radii: larger is a star
 MAX_DEPTH_UNKNOWN_STAR = 0.05  # without a stellar radius: deeper than a Jupiter on a Sun
+V_SHAPE_CHI2 = 9.0  # a V preferred over a U at 3 sigma (delta chi-square 9)
 FEATURE_LABELS = {
     "orbital_period_days": ("period", "{:.4g} d"),
     "transit_duration_hours": ("duration", "{:.3g} h"),
@@ -245,10 +246,10 @@ given: expect some shift.
 
 ## Verdict
 "Likely planet" = P(planet) >= {THRESHOLD} and none of the light curve's own checks fails
-(odd/even depths within 3 sigma, no secondary eclipse deeper than a tenth of the transit at
-3 sigma, a box fits better than a sinusoid, the period is not half as long, three or more
-transits, companion smaller than 2.5 Jupiter radii — or, without a stellar radius, depth under
-5 %).
+(significant by the search's criteria, odd/even depths within 3 sigma, no secondary eclipse
+deeper than a tenth of the transit at 3 sigma, a box fits better than a sinusoid, not V-shaped
+at 3 sigma, the period is not half as long, three or more transits, companion smaller than
+2.5 Jupiter radii — or, without a stellar radius, depth under 5 %).
 
 Training wall time: {result.seconds:.0f} s.
 """
@@ -287,10 +288,20 @@ class Assessment:
 
 
 def checks(signal: Signal, star: Star) -> list[str]:
-    """The light curve's own vetting: every check that fails, in words."""
+    """The light curve's own vetting: every check that fails, in words.
+
+    Significant (the search's criteria, each failed one named), a transit rather than
+    variability, one depth for odd and even transits (3 sigma), no secondary eclipse deeper than
+    a tenth of the transit at 3 sigma (a planet's occultation is at most its reflected and
+    thermal light, (R*/a)^2 of the transit for an albedo of 1: below a tenth for any orbit wider
+    than 3.2 stellar radii), not a V (the flat-bottomed U of a planet rejected in favour of a V at
+    3 sigma: a grazing eclipse), the period not half as long, three or more transits, and a
+    companion of planetary size for its star.
+    """
     flags = []
     if not signal.significant:
-        flags.append(f"not significant (SDE {signal.sde:.1f}, FAP {signal.fap:.2g})")
+        reasons = "; ".join(signal.failed) or f"SDE {signal.sde:.1f}, FAP {signal.fap:.2g}"
+        flags.append(f"not significant ({reasons})")
     if signal.sinusoid_preferred:
         flags.append("a sinusoid fits better than a transit: stellar variability")
     if signal.odd_even_sigma > 3:
@@ -302,6 +313,11 @@ def checks(signal: Signal, star: Star) -> list[str]:
         flags.append(
             f"secondary eclipse of {signal.secondary_depth_ppm:,.0f} ppm "
             f"({signal.secondary_snr:.1f} sigma)"
+        )
+    if signal.v_shape_chi2 > V_SHAPE_CHI2:
+        flags.append(
+            f"V-shaped: no flat bottom (a V fits better than a planet's U by chi-square "
+            f"{signal.v_shape_chi2:,.0f}; a grazing eclipse)"
         )
     if signal.period_check == "half period fits as well":
         flags.append("half the period fits as well")

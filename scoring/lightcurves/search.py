@@ -6,31 +6,50 @@ Why it is built this way
 - **Detrending**: wotan's biweight (a robust sliding location) with a window of three times the
   longest transit searched, so that a transit keeps its depth while stellar variability on
   longer time scales is removed (Hippke et al. 2019, "Wōtan").
-- **Period grid**: uniform in frequency^(1/3) (Ofir 2014). The spacing keeps the phase drift of a
-  transit over the whole baseline below a fraction (``1 / oversampling``) of the duration a
-  central transit of a Sun-like star has at that period, so the grid grows with the baseline
-  and shrinks for long periods, instead of astropy's ``autoperiod`` (43 million trial periods
-  for the Kepler mission) or lightkurve's default (which refuses it).
+- **Period grid**: uniform in frequency^(1/3) (Ofir 2014), spaced so that over the whole
+  baseline a transit drifts by less than ``1 / oversampling`` (3, TLS's default) of the
+  *shortest duration searched* at that period — the duty-cycle-aware spacing of Ofir, TLS and
+  the Kepler pipeline's TPS, with the duration the band actually searches rather than a Sun-like
+  star's (a denser star, or a grazing transit, is shorter). The grid grows with the baseline and
+  thins out at long periods, instead of astropy's ``autoperiod`` (43 million trial periods for
+  the Kepler mission).
 - **Bounded work**: the grid is cut into period bands (a factor of two each); a band searches only
   the durations a transit can have at its periods, on data binned to half its shortest
   duration. A light curve longer than ``coherent_days`` is searched *semi-coherently*: each band
   on segments that hold ``segment_transits`` transits of its longest period, each segment on the
   grid its own baseline needs, the per-segment log-likelihoods summed (as in semi-coherent
   pulsar and gravitational-wave searches); only the longest periods see the whole baseline at
-  once. The work then grows about linearly with the baseline instead of with its square, and
-  all passes together stop at ``max_work`` point x trial-period products. Every candidate is
-  refined by a coherent box fit on a fine local grid over the full, unbinned light curve and a
-  trapezoid fit, so the reported period and epoch have the full baseline's precision.
-- **Significance**: each band's power is standardised (median and MAD), the signal detection
-  efficiency (SDE) is the peak over the spectrum's mean in standard deviations, and the false
-  alarm probability comes from an exponential fit to the spectrum's own upper tail, raised to
-  the number of independent frequencies (extreme-value statistics). A signal counts when
-  SDE >= 9, FAP <= 1e-3, SNR >= 7.1 and at least two transits hold data.
+  once. All passes together stop at ``max_work`` point x trial-period products. Every candidate
+  is refined by a coherent box fit on a fine local grid over the full, unbinned light curve and
+  a trapezoid fit, so the reported period and epoch have the full baseline's precision.
+- **Which peak**: the spectrum is the box's delta chi-square at each trial period (its S/N
+  squared), and the peak is chosen on the whole spectrum at once, after TLS's running-median
+  detrending (``sde_kernel`` x oversampling trial periods), never per band: a hot Jupiter's
+  sub-harmonics must not win in a band of their own.
+- **Harmonics and aliases**: the peak's period P is compared with P/3, P/2, 2P and 3P, each refined
+  coherently on the unbinned data; the fold with the largest delta chi-square wins (a transit of
+  one depth at every epoch is fitted best at its own period: at P/k the empty epochs dilute it,
+  at kP the others are lost), and a shorter period that fits as well is preferred (its extra
+  epochs fell in gaps). Odd/even depths, the depth at half the period and at phase 0.5 then say
+  whether an eclipsing binary is being folded.
+- **Significance**, as the field measures it: the signal detection efficiency (SDE, Kovács et al.
+  2002) of the detrended spectrum, with TLS's threshold SDE >= 9 (a white-noise false-alarm
+  probability below 1e-4 in Hippke & Heller 2019, whose calibration gives the reported FAP);
+  the S/N against the light curve's own noise at the transit's duration (white and red noise,
+  Pont et al. 2006) at the Kepler pipeline's 7.1 sigma; at least ``min_transits`` transits with
+  data; and stronger than anything the *inverted* light curve produces (the Kepler DR25
+  inverted-light-curve test: systematics and flares make "transits" in the inverted flux too,
+  a transit does not), which calibrates the threshold on the light curve's own noise.
 - **Several signals**: the transits of a detection are masked and the search repeats, up to
-  ``max_signals`` times, while the detections stay significant.
+  ``max_signals`` times. A pass that is not significant ends the search only when nothing in it
+  could hide another signal (its S/N is below the threshold or below the inverted light
+  curve's); a strong but non-significant feature (a single deep event) is masked and the search
+  goes on.
 - **Diagnostics** (astropy's ``compute_stats`` on the unbinned detrended flux): odd/even depth
   difference in sigma, the depth at phase 0.5 (secondary eclipse), the depth at half the period,
-  and whether a sinusoid explains the fold better than a box (variability, not a transit).
+  whether a sinusoid explains the fold better than a box (variability, not a transit), and the
+  transit's shape: a V (no flat bottom: a grazing eclipse) against a U (a planet's flat bottom),
+  by the chi-square of the two trapezoids.
 """
 
 from __future__ import annotations
@@ -68,16 +87,19 @@ class SearchConfig:
 
     min_period_days: float = 0.5
     durations_hours: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, 4.5, 6.0, 9.0, 13.5)
-    oversampling: float = 2.0
+    oversampling: float = 3.0  # TLS's default (Hippke & Heller 2019)
     coherent_days: float = 100.0
     segment_transits: int = 4
     max_work: float = 4e8  # point x trial-period products, all passes together
-    max_signals: int = 3
-    min_sde: float = 9.0
-    max_fap: float = 1e-3
-    min_snr: float = 7.1
+    first_work: float = 2.5e8  # the first pass's share: its grid is coarsened to fit
+    max_signals: int = 5
+    min_sde: float = 9.0  # TLS: SDE >= 9 is a white-noise false-alarm probability < 1e-4
+    min_snr: float = 7.1  # the Kepler pipeline's multiple-event statistic threshold
     min_transits: int = 2
     refine_periods: int = 200
+    sde_kernel: int = 30  # TLS's running-median kernel, in trial periods per oversampling
+    harmonics: tuple[float, ...] = (1 / 3, 1 / 2, 2.0, 3.0)
+    invert: bool = True  # search the inverted light curve too: its own false-alarm level
     threads: int = 2
 
     @property
@@ -117,6 +139,15 @@ class Signal:
     period_check: str  # 'consistent', 'half period fits as well', 'double period: odd/even differ'
     significant: bool
     transit_depths_ppm: list[float] = field(default_factory=list)  # per transit with data
+    snr_white: float = float("nan")  # the box's formal S/N (white noise only)
+    noise_per_transit_ppm: float = float("nan")  # scatter of the flux binned to the duration
+    inverted_snr: float = float("nan")  # the strongest S/N the inverted light curve reaches
+    peak_ratio: float = 1.0  # chosen period / the spectrum's peak (1/3, 1/2, 1, 2, 3)
+    ingress_fraction: float = float("nan")  # trapezoid ingress / total duration (0.5: a V)
+    v_shape_chi2: float = 0.0  # chi2(flat-bottomed U) - chi2(V): > 9 prefers a V at 3 sigma
+    others_snr: float = float("nan")  # S/N of the transits without the deepest one
+    depth_consistency_p: float = 1.0  # chi-square p-value of one depth for every transit
+    failed: list[str] = field(default_factory=list)  # the significance criteria it misses
 
     @property
     def snr_per_transit(self) -> float:
@@ -126,8 +157,8 @@ class Signal:
 @dataclass
 class Periodogram:
     period_days: np.ndarray
-    power: np.ndarray  # standardised per band (see the module docstring)
-    snr: np.ndarray  # sqrt(delta log-likelihood) before standardising
+    power: np.ndarray  # detrended delta chi-square in standard deviations: SDE at the peak
+    snr: np.ndarray  # sqrt(delta chi-square): the box's S/N at each trial period
     band: np.ndarray  # band number of each trial period
 
 
@@ -145,6 +176,7 @@ class SearchResult:
     timings: dict[str, float] = field(default_factory=dict)
     version: str = ""
     stopped_by: str = ""  # why the search for further signals ended
+    inverted_snr: float = float("nan")  # the inverted light curve's strongest S/N
 
     @property
     def detections(self) -> list[Signal]:
@@ -157,11 +189,21 @@ def central_duration_days(period_days: float | np.ndarray) -> float | np.ndarray
     return _SUN_CENTRAL_DURATION_HOURS / 24.0 * (np.asarray(period_days) / _YEAR_DAYS) ** (1 / 3)
 
 
-def period_grid(span_days: float, min_period: float, max_period: float, oversampling: float):
-    """Trial periods uniform in frequency^(1/3) (Ofir 2014), ascending."""
+def period_grid(
+    span_days: float,
+    min_period: float,
+    max_period: float,
+    oversampling: float,
+    duration_ratio: float = 1.0,
+):
+    """Trial periods uniform in frequency^(1/3) (Ofir 2014), ascending.
+
+    ``duration_ratio``: the shortest duration searched over a Sun-like star's central one; the
+    step shrinks with it, so the drift over the baseline stays below that duration / oversampling.
+    """
     if max_period <= min_period:
         return np.empty(0)
-    step = grid_step(span_days, oversampling)
+    step = grid_step(span_days, oversampling) * min(1.0, duration_ratio)
     x_low, x_high = (1 / max_period) ** (1 / 3), (1 / min_period) ** (1 / 3)
     x = np.arange(x_low, x_high, step)
     return np.sort(1.0 / x**3)
@@ -172,9 +214,11 @@ def grid_step(span_days: float, oversampling: float) -> float:
     return (2 * math.pi) ** (2 / 3) / math.pi * _SUN_SCALE / (span_days * oversampling) / 3
 
 
-def period_step(period: float, span_days: float, oversampling: float) -> float:
+def period_step(
+    period: float, span_days: float, oversampling: float, duration_ratio: float = 1.0
+) -> float:
     """The grid's spacing in period at ``period``: dP = 3 P^(4/3) dx."""
-    return 3 * period ** (4 / 3) * grid_step(span_days, oversampling)
+    return 3 * period ** (4 / 3) * grid_step(span_days, oversampling) * min(1.0, duration_ratio)
 
 
 @dataclass
@@ -182,6 +226,11 @@ class Band:
     periods: np.ndarray
     durations: np.ndarray  # days
     bin_days: float
+
+    @property
+    def duration_ratio(self) -> float:
+        """The shortest duration over a Sun-like central one at the band's longest period."""
+        return float(self.durations.min() / central_duration_days(self.periods[-1]))
 
 
 def band(periods: np.ndarray, config: SearchConfig, cadence: float) -> Band | None:
@@ -238,9 +287,15 @@ class _Job:
     durations: np.ndarray
     band: int
     grid_span: float  # the baseline the band's grid was spaced for
+    duration_ratio: float = 1.0  # the grid's spacing relative to a Sun-like star's (Band)
+    oversampling: float = 3.0  # the grid's, after any coarsening to the work bound
+    low: float = 0.0  # the band's period range
+    high: float = 0.0
 
 
-def _jobs(t, f, sigma: float, config: SearchConfig, cadence: float, span: float):
+def _jobs(
+    t, f, sigma: float, config: SearchConfig, cadence: float, span: float, oversampling: float
+):
     """The BLS calls of one pass: (jobs, mode, number of trial periods, work).
 
     Period bands of a factor of two. A light curve no longer than ``coherent_days`` is searched
@@ -256,9 +311,11 @@ def _jobs(t, f, sigma: float, config: SearchConfig, cadence: float, span: float)
         length = span if span <= config.coherent_days else config.segment_transits * high
         n_segments = max(1, int(span // length))
         grid_span = span / n_segments
-        grid = period_grid(grid_span, low, high, config.oversampling)
-        chosen = band(grid, config, cadence) if len(grid) else None
+        chosen = band(np.array([low, high]), config, cadence)
         if chosen is not None:
+            ratio = chosen.duration_ratio
+            grid = period_grid(grid_span, low, high, oversampling, ratio)
+        if chosen is not None and len(grid):
             edges = np.linspace(t[0], t[-1], n_segments + 1)
             edges[-1] = np.inf
             for a, b in itertools.pairwise(edges):
@@ -267,7 +324,21 @@ def _jobs(t, f, sigma: float, config: SearchConfig, cadence: float, span: float)
                     continue
                 bt, bf, counts = bin_series(t[inside], f[inside], chosen.bin_days)
                 errors = sigma / np.sqrt(counts)
-                jobs.append(_Job(bt, bf, errors, grid, chosen.durations, number, grid_span))
+                jobs.append(
+                    _Job(
+                        bt,
+                        bf,
+                        errors,
+                        grid,
+                        chosen.durations,
+                        number,
+                        grid_span,
+                        ratio,
+                        oversampling,
+                        low,
+                        high,
+                    )
+                )
                 work += len(bt) * len(grid)
             n_periods += len(grid)
             segmented |= n_segments > 1
@@ -275,26 +346,70 @@ def _jobs(t, f, sigma: float, config: SearchConfig, cadence: float, span: float)
     return jobs, ("semi-coherent" if segmented else "coherent"), n_periods, work
 
 
+def _regrid(jobs: list[_Job], oversampling: float) -> float:
+    """Space every job's grid for ``oversampling`` (the binned data stay); the new work."""
+    grids: dict[int, np.ndarray] = {}
+    work = 0.0
+    for job in jobs:
+        if job.band not in grids:
+            grids[job.band] = period_grid(
+                job.grid_span, job.low, job.high, oversampling, job.duration_ratio
+            )
+        job.periods, job.oversampling = grids[job.band], oversampling
+        work += len(job.time) * len(job.periods)
+    return work
+
+
 def _run(job: _Job):
     # two phase bins per shortest duration: the refinement resolves the phase finely later
     result = BoxLeastSquares(job.time, job.flux, job.error).power(
         job.periods, job.durations, objective="likelihood", oversample=2
     )
-    return np.asarray(result.power, float)
+    return 2 * np.asarray(result.power, float)  # delta chi-square = 2 delta log-likelihood
 
 
-def _standardise(power: np.ndarray) -> np.ndarray:
-    median = np.median(power)
-    spread = 1.4826 * np.median(np.abs(power - median)) or float(np.std(power)) or 1.0
-    return (power - median) / spread
+def sde_spectrum(delta_chi2: np.ndarray, oversampling: float, kernel: int) -> np.ndarray:
+    """The spectrum in units of its own scatter, as TLS computes its SDE (Hippke & Heller 2019):
+    the running median (``kernel`` x oversampling trial periods) subtracted, then the mean, over
+    the standard deviation. The peak's value is its signal detection efficiency."""
+    from scipy.ndimage import median_filter
+
+    values = np.asarray(delta_chi2, float)
+    width = int(kernel * oversampling) | 1
+    if len(values) > 2 * width:
+        values = values - median_filter(values, size=width, mode="nearest")
+    spread = float(np.std(values)) or 1.0
+    return (values - float(np.mean(values))) / spread
+
+
+#: Hippke & Heller (2019), TLS's calibration of the SDE on white noise: (SDE, false-alarm
+#: probability) pairs; beyond SDE 9.1 their simulations saw no false alarm (8e-5 is the floor).
+_FAP_TABLE = (
+    (5.653, 0.1),
+    (6.057, 0.05),
+    (6.573, 0.02),
+    (6.983, 0.01),
+    (7.369, 0.005),
+    (7.907, 0.002),
+    (8.329, 0.001),
+    (8.622, 5e-4),
+    (9.034, 1.6e-4),
+    (9.1, 8e-5),
+)
+
+
+def false_alarm_probability(sde: float) -> float:
+    """The white-noise false-alarm probability of an SDE (TLS's calibration, interpolated in
+    log FAP); 1 below the table, 8e-5 above it."""
+    sdes = np.array([row[0] for row in _FAP_TABLE])
+    logs = np.log10([row[1] for row in _FAP_TABLE])
+    if not math.isfinite(sde) or sde < sdes[0]:
+        return 1.0
+    return float(10 ** np.interp(sde, sdes, logs))
 
 
 def _periodogram(jobs: list[_Job], config: SearchConfig) -> tuple[Periodogram, list[_Job]]:
-    """Sum the semi-coherent segments band by band; standardise each band.
-
-    The power is sqrt(delta log-likelihood), proportional to the box's S/N: closer to Gaussian
-    than the likelihood itself, whose square-law tail lets a strong signal's aliases dominate.
-    """
+    """Sum the semi-coherent segments band by band, then one SDE spectrum over all bands."""
     with ThreadPoolExecutor(config.threads) as pool:  # astropy's BLS releases the GIL
         powers = list(pool.map(_run, jobs))
     summed: dict[int, tuple[_Job, np.ndarray]] = {}
@@ -302,12 +417,12 @@ def _periodogram(jobs: list[_Job], config: SearchConfig) -> tuple[Periodogram, l
         previous = summed.get(job.band)
         summed[job.band] = (job, power if previous is None else previous[1] + power)
     ordered = sorted(summed.values(), key=lambda item: item[0].periods[0])
-    snr = [np.sqrt(np.maximum(p, 0)) for _, p in ordered]
+    delta = np.concatenate([np.maximum(p, 0) for _, p in ordered])
     return (
         Periodogram(
             np.concatenate([job.periods for job, _ in ordered]),
-            np.concatenate([_standardise(x) for x in snr]),
-            np.concatenate(snr),
+            sde_spectrum(delta, ordered[0][0].oversampling, config.sde_kernel),
+            np.sqrt(delta),
             np.concatenate([np.full(len(job.periods), job.band) for job, _ in ordered]),
         ),
         [job for job, _ in ordered],
@@ -324,58 +439,38 @@ def alias_family(periods: np.ndarray, period: float, width: float) -> np.ndarray
     return near
 
 
-def significance(
-    periodogram: Periodogram,
-    peak: int,
-    noise: Periodogram | None,
-    width: float,
-    oversampling: float,
-) -> tuple[float, float]:
-    """(SDE, FAP) of the peak against a noise spectrum.
-
-    The noise spectrum is that of the same light curve with the candidate's transits masked
-    (same grid), the peak standardised with the noise's band statistics; without one (work
-    budget spent), the spectrum itself without the peak's alias family. SDE: the peak over the
-    noise spectrum's mean, in its standard deviations. FAP: the chance that the highest of the
-    noise spectrum's independent trials reaches the peak, from an exponential fit to the noise
-    spectrum's upper decile (extreme-value statistics).
-    """
-    if noise is not None and np.array_equal(noise.period_days, periodogram.period_days):
-        in_band = noise.band == periodogram.band[peak]
-        values = noise.snr[in_band]
-        median = np.median(values)
-        spread = 1.4826 * np.median(np.abs(values - median)) or float(np.std(values)) or 1.0
-        height = float((periodogram.snr[peak] - median) / spread)
-        reference = noise.power
-    else:
-        height = float(periodogram.power[peak])
-        family = alias_family(periodogram.period_days, periodogram.period_days[peak], width)
-        reference = periodogram.power[~family]
-        if len(reference) < 20:
-            reference = periodogram.power
-    sde = (height - float(reference.mean())) / (float(reference.std()) or 1.0)
-    threshold = float(np.quantile(reference, 0.9))
-    tail = reference[reference > threshold] - threshold
-    if len(tail) < 5 or tail.mean() <= 0:
-        return sde, 1.0
-    p_single = 0.1 * math.exp(-max(height - threshold, 0) / float(tail.mean()))
-    trials = max(len(reference) / oversampling, 1.0)
-    fap = -math.expm1(trials * math.log1p(-min(p_single, 1 - 1e-16)))
-    return sde, float(fap)
+def sde_at(periodogram: Periodogram, period: float, width: float, peak: int) -> float:
+    """The SDE of a period: the spectrum's highest value within 0.1 % of it (the grid's own
+    peak when the period lies outside the grid), over the mean and in standard deviations of
+    the spectrum without that signal's own harmonics (``width``: a peak's half-width at the
+    period). A strong signal's harmonics are not the noise it is measured against."""
+    near = np.abs(periodogram.period_days / period - 1) < 1e-3
+    value = float(periodogram.power[near].max() if near.any() else periodogram.power[peak])
+    noise = periodogram.power[~alias_family(periodogram.period_days, period, width)]
+    if len(noise) < 20:
+        noise = periodogram.power
+    return (value - float(noise.mean())) / (float(noise.std()) or 1.0)
 
 
 # -- refinement and diagnostics -----------------------------------------------------------------
-def _refine(t, f, e, period: float, job: _Job, config: SearchConfig):
-    """Coherent box fit over the unbinned data on a fine grid within two coarse grid steps of
-    ``period`` (the coarse step being the segment's, in a semi-coherent search).
+@dataclass
+class Refined:
+    model: BoxLeastSquares
+    period: float
+    duration: float
+    epoch: float
+    delta_chi2: float
+
+
+def _refine(t, f, e, period: float, durations: np.ndarray, width: float, config: SearchConfig):
+    """Coherent box fit over the unbinned data on a fine grid within ``width`` of ``period``.
 
     With a finite cadence the likelihood is flat over a range of periods that put the same
     points in transit; the middle of that plateau is the estimate (its first point is biased).
     """
-    width = 2 * period_step(period, job.grid_span, config.oversampling)
     periods = np.linspace(period - width, period + width, config.refine_periods)
-    periods = periods[periods > job.durations.max() * 1.5]
-    durations = np.geomspace(job.durations.min() * 0.75, job.durations.max() * 1.25, 12)
+    periods = periods[periods > durations.max() * 1.5]
+    durations = np.geomspace(durations.min() * 0.75, durations.max() * 1.25, 12)
     durations = durations[durations < periods.min() / 1.5]
     model = BoxLeastSquares(t, f, e)
     result = model.power(periods, durations, objective="likelihood", oversample=6)
@@ -388,12 +483,85 @@ def _refine(t, f, e, period: float, job: _Job, config: SearchConfig):
     while high < len(power) - 1 and flat[high + 1]:
         high += 1
     middle = (low + high) // 2
-    return (
+    return Refined(
         model,
         float(periods[low] + periods[high]) / 2,
         float(result.duration[middle]),
         float(result.transit_time[middle]),
+        2 * float(power[best]),
     )
+
+
+def _durations_for(period: float, config: SearchConfig, cadence: float) -> np.ndarray | None:
+    chosen = band(np.array([period / 1.25, period * 1.25]), config, cadence)
+    return None if chosen is None else chosen.durations
+
+
+def resolve_harmonics(t, f, e, coarse: float, job: _Job, config: SearchConfig, cadence: float):
+    """The spectrum's peak and its harmonics P/3, P/2, 2P, 3P, each refined coherently; the one
+    whose fold has the largest delta chi-square, a shorter one when it fits as well.
+
+    "As well": within one unit of chi-square (1 sigma) or 0.1 % of it (the refinement's own
+    resolution). Returns (refined, ratio to the peak's period).
+    """
+    span = float(t[-1] - t[0])
+    width = 2 * period_step(coarse, job.grid_span, job.oversampling, job.duration_ratio)
+    best = _refine(t, f, e, coarse, job.durations, width, config)
+    # each harmonic's fold, with the peak's duration and every epoch a transit of it could
+    # have: a box fit needs no search (one pass over the points)
+    candidates = [(box_delta_chi2(t, f, e, best.period, best.duration, best.epoch), 1.0)]
+    for ratio in config.harmonics:
+        period = best.period * ratio
+        if period < config.min_period_days or period > span / config.min_transits:
+            continue
+        if best.duration > 0.2 * period:
+            continue
+        epochs = best.epoch + best.period * np.arange(max(1, round(ratio)))
+        fit = max(box_delta_chi2(t, f, e, period, best.duration, x) for x in epochs)
+        candidates.append((fit, ratio))
+    top = max(c[0] for c in candidates)
+    tolerance = max(1.0, 1e-3 * top)
+    _, ratio = min((c for c in candidates if c[0] >= top - tolerance), key=lambda c: c[1])
+    if ratio == 1.0:
+        return best, 1.0
+    period = best.period * ratio
+    durations = _durations_for(period, config, cadence)
+    if durations is None:
+        return best, 1.0
+    return _refine(t, f, e, period, durations, width * ratio, config), ratio
+
+
+def box_delta_chi2(t, f, e, period: float, duration: float, epoch: float) -> float:
+    """The delta chi-square of a box of that period, duration and epoch (positive depth
+    only): what astropy's likelihood objective computes at one trial, times two."""
+    inside = np.abs((t - epoch + period / 2) % period - period / 2) < duration / 2
+    if not inside.any() or inside.all():
+        return 0.0
+    w = 1 / e**2
+    w_in, w_out = float(w[inside].sum()), float(w[~inside].sum())
+    depth = (
+        float(np.sum(w[~inside] * f[~inside])) / w_out - float(np.sum(w[inside] * f[inside])) / w_in
+    )
+    if depth <= 0:
+        return 0.0
+    return depth**2 / (1 / w_in + 1 / w_out)
+
+
+def noise_at_duration(t: np.ndarray, f: np.ndarray, duration: float, outside: np.ndarray) -> float:
+    """The scatter of the out-of-transit flux averaged over the transit's duration (robust): the
+    noise one transit is measured against, white and red (Pont et al. 2006), as the Kepler
+    pipeline's CDPP is. Bins with less than half their expected points are left out."""
+    tt, ff = t[outside], f[outside]
+    if len(tt) < 10 or duration <= 0:
+        return float("nan")
+    cadence = float(np.median(np.diff(tt)))
+    index = np.floor((tt - tt[0]) / duration).astype(np.int64)
+    counts = np.bincount(index)
+    sums = np.bincount(index, ff)
+    full = counts >= max(1.0, 0.5 * duration / cadence)
+    if full.sum() < 5:
+        return float("nan")
+    return robust_sigma(sums[full] / counts[full])
 
 
 @dataclass
@@ -402,6 +570,7 @@ class Trapezoid:
     epoch: float
     duration: float  # first to fourth contact [days]
     depth: float  # at mid-transit, fractional
+    ingress: float = 0.0  # first to second contact [days]
 
 
 def trapezoid_model(t: np.ndarray, params: np.ndarray, exposure: float = 0.0) -> np.ndarray:
@@ -446,7 +615,43 @@ def fit_trapezoid(t, f, e, period: float, epoch: float, duration: float, depth: 
     period, epoch, depth, duration, ingress = fit.x
     if not fit.success or depth <= 0 or ingress > duration / 2:
         return None
-    return Trapezoid(float(period), float(epoch), float(duration), float(depth))
+    return Trapezoid(float(period), float(epoch), float(duration), float(depth), float(ingress))
+
+
+def shape_test(t, f, e, shape: Trapezoid) -> float:
+    """chi2(U) - chi2(V) near the transits, period and epoch held at the trapezoid's.
+
+    V: no flat bottom (ingress = half the duration), what a grazing eclipse makes. U: the flat
+    bottom of a central transit of a body with that depth (ingress = duration x k / (1 + k),
+    k = sqrt(depth)), the least V-like shape a planet of that depth can have. Depth and
+    duration are fitted for each. Positive when the V fits better; > 9: a V at 3 sigma.
+    """
+    from scipy.optimize import least_squares
+
+    offset = np.abs((t - shape.epoch + shape.period / 2) % shape.period - shape.period / 2)
+    near = offset < 1.5 * shape.duration
+    if near.sum() < 10:
+        return 0.0
+    exposure = float(np.median(np.diff(t)))
+    tn, fn, en = t[near], f[near], e[near]
+
+    def chi2(ingress_of) -> float:
+        def residual(p):
+            depth, duration = p
+            params = [shape.period, shape.epoch, depth, duration, ingress_of(depth, duration)]
+            return (trapezoid_model(tn, np.array(params), exposure) - fn) / en
+
+        start = [shape.depth, shape.duration]
+        low, high = [0.0, shape.duration * 0.5], [1.0, shape.duration * 2.0]
+        try:
+            fit = least_squares(residual, start, bounds=(low, high))
+        except ValueError:
+            return float("nan")
+        return float(np.sum(fit.fun**2))
+
+    u = chi2(lambda d, T: T * math.sqrt(d) / (1 + math.sqrt(d)))
+    v = chi2(lambda d, T: T / 2)
+    return u - v if math.isfinite(u) and math.isfinite(v) else 0.0
 
 
 @dataclass
@@ -465,6 +670,39 @@ class TransitDepths:
         mean = float(np.sum(weights * depth) / np.sum(weights))
         formal = float(np.sqrt(1 / np.sum(weights)))
         return mean, math.hypot(formal, self.excess_scatter() / math.sqrt(len(depth)))
+
+    def others_snr(self, noise: float) -> float:
+        """S/N of the mean depth of every transit but the deepest, each transit's error at
+        least the light curve's noise at the transit's duration (``noise``, red noise
+        included): a periodic signal must not rest on one event (the Kepler pipeline's
+        single-event checks)."""
+        if len(self.depth) < 2:
+            return 0.0
+        keep = np.arange(len(self.depth)) != int(np.argmax(self.depth))
+        error = self.error[keep]
+        if math.isfinite(noise) and noise > 0:
+            error = error * max(1.0, noise / float(np.median(self.error)))
+        weights = 1 / error**2
+        mean = float(np.sum(weights * self.depth[keep]) / np.sum(weights))
+        return mean * math.sqrt(float(np.sum(weights)))
+
+    def consistency(self, noise: float, floor: float) -> float:
+        """The chi-square p-value that every transit has one depth (the Kepler pipeline's
+        chi-square vetoes, Seader et al. 2013): each error at least the noise at the duration,
+        and widened by ``floor``, what the cadence alone moves a box depth (a cadence on an
+        edge, half in on average). 1 with fewer than three transits."""
+        if len(self.depth) < 3:
+            return 1.0
+        from scipy.stats import chi2
+
+        error = self.error
+        if math.isfinite(noise) and noise > 0:
+            error = error * max(1.0, noise / float(np.median(self.error)))
+        error = np.hypot(error, floor)
+        weights = 1 / error**2
+        mean = float(np.sum(weights * self.depth) / np.sum(weights))
+        statistic = float(np.sum(((self.depth - mean) / error) ** 2))
+        return float(chi2.sf(statistic, len(self.depth) - 1))
 
     def excess_scatter(self) -> float:
         if len(self.depth) < 3:
@@ -487,12 +725,29 @@ def transit_depths(t, f, e, period: float, duration: float, epoch: float) -> Tra
     return TransitDepths(np.array(index, int), np.array(depth), np.array(error))
 
 
-def _signal(number: int, model, data, box, shape, significance_, config) -> Signal:
+@dataclass
+class _Measured:
+    """What a pass measured around its chosen period, for :func:`_signal`."""
+
+    refined: Refined
+    shape: Trapezoid | None
+    sde: float
+    spectrum_snr: float  # the spectrum's S/N at the period (same grid as the inverted one's)
+    inverted_snr: float
+    peak_ratio: float
+
+
+def _signal(number: int, data, m: _Measured, config: SearchConfig) -> Signal:
     """The signal's figures: ephemeris, duration and depth from the trapezoid when it fitted
     (else the box); diagnostics from the box, which is what the search measured."""
     t, f, e = data
-    period, duration, epoch = box
-    sde, fap = significance_
+    model, period, duration, epoch = (
+        m.refined.model,
+        m.refined.period,
+        m.refined.duration,
+        (m.refined.epoch),
+    )
+    shape = m.shape
     stats = model.compute_stats(period, duration, epoch)
     depth, depth_err = (float(v) for v in stats["depth"])
     half, half_err = (float(v) for v in stats["depth_half"])
@@ -503,7 +758,14 @@ def _signal(number: int, model, data, box, shape, significance_, config) -> Sign
     even, even_err = transits.mean(transits.index % 2 == 0)
     both = math.isfinite(odd) and math.isfinite(even)
     odd_even = abs(odd - even) / math.hypot(odd_err, even_err) if both else 0.0
-    snr = depth / depth_err if depth_err > 0 else 0.0
+    snr_white = depth / depth_err if depth_err > 0 else 0.0
+    outside = ~model.transit_mask(t, period, 2 * duration, epoch)
+    noise = noise_at_duration(t, f, duration, outside)
+    snr_red = depth * math.sqrt(n_transits) / noise if noise > 0 else snr_white
+    snr = min(snr_white, snr_red)
+    others = transits.others_snr(noise)
+    cadence = float(np.median(np.diff(t)))
+    consistency = transits.consistency(noise, depth * min(1.0, cadence / (2 * duration)))
     if odd_even > 3:
         check = "double period: odd/even differ"
     elif (
@@ -514,14 +776,28 @@ def _signal(number: int, model, data, box, shape, significance_, config) -> Sign
         check = "half period fits as well"
     else:
         check = "consistent"
-    significant = (
-        sde >= config.min_sde
-        and fap <= config.max_fap
-        and snr >= config.min_snr
-        and n_transits >= config.min_transits
-        and depth > 0
-    )
+    failed = []
+    if not m.sde >= config.min_sde:
+        failed.append(f"SDE {m.sde:.1f} < {config.min_sde:g}")
+    if not snr >= config.min_snr:
+        failed.append(f"S/N {snr:.1f} < {config.min_snr:g}")
+    if n_transits < config.min_transits:
+        failed.append(f"{n_transits} transit(s) with data < {config.min_transits}")
+    if depth <= 0:
+        failed.append("no dip")
+    if n_transits >= 2 and others < 3:
+        failed.append(f"one transit carries it (the others: S/N {others:.1f} < 3)")
+    if consistency < CONSISTENCY_P:
+        failed.append(f"the transits' depths disagree (chi-square p = {consistency:.1g})")
+    if math.isfinite(m.inverted_snr) and not m.spectrum_snr > m.inverted_snr:
+        failed.append(
+            f"no stronger than the inverted light curve's best (S/N {m.spectrum_snr:.1f} vs "
+            f"{m.inverted_snr:.1f})"
+        )
+    ingress_fraction, v_shape = float("nan"), 0.0
     if shape is not None:
+        ingress_fraction = shape.ingress / shape.duration if shape.duration > 0 else float("nan")
+        v_shape = shape_test(t, f, e, shape)
         period, epoch, duration = shape.period, shape.epoch, shape.duration
     return Signal(
         number=number,
@@ -531,8 +807,8 @@ def _signal(number: int, model, data, box, shape, significance_, config) -> Sign
         depth_ppm=(shape.depth if shape is not None else depth) * 1e6,
         depth_err_ppm=depth_err * 1e6,
         snr=snr,
-        sde=sde,
-        fap=fap,
+        sde=m.sde,
+        fap=false_alarm_probability(m.sde),
         n_transits=n_transits,
         odd_depth_ppm=odd * 1e6 if math.isfinite(odd) else float("nan"),
         even_depth_ppm=even * 1e6 if math.isfinite(even) else float("nan"),
@@ -542,8 +818,17 @@ def _signal(number: int, model, data, box, shape, significance_, config) -> Sign
         half_period_depth_ppm=half * 1e6,
         sinusoid_preferred=bool(stats["harmonic_delta_log_likelihood"] > 0),
         period_check=check,
-        significant=significant,
+        significant=not failed,
         transit_depths_ppm=[float(d) * 1e6 for d in transits.depth],
+        snr_white=snr_white,
+        noise_per_transit_ppm=noise * 1e6,
+        inverted_snr=m.inverted_snr,
+        peak_ratio=m.peak_ratio,
+        ingress_fraction=ingress_fraction,
+        v_shape_chi2=v_shape,
+        others_snr=others,
+        depth_consistency_p=consistency,
+        failed=failed,
     )
 
 
@@ -554,14 +839,25 @@ class _Pass:
         self.time, self.flux, self.error = t, f, e
         self.sigma, self.cadence, self.span, self.config = sigma, cadence, span, config
         self.spent, self.first_work, self.mode = 0.0, 0.0, "coherent"
+        self.oversampling = config.oversampling
 
-    def spectrum(self, mask: np.ndarray) -> tuple[Periodogram, list[_Job]] | None:
-        """The periodogram of the unmasked points on the full light curve's grid; None when
-        too little is left or the work budget would be exceeded."""
-        t, f = self.time[mask], self.flux[mask]
+    def spectrum(
+        self, mask: np.ndarray, flux: np.ndarray | None = None, coarser: float = 1.0
+    ) -> tuple[Periodogram, list[_Job]] | None:
+        """The periodogram of the unmasked points on the full light curve's grid (``coarser``
+        times fewer trial periods); None when too little is left or the work budget would be
+        exceeded."""
+        t, f = self.time[mask], (self.flux if flux is None else flux)[mask]
         if len(t) < MIN_POINTS:
             return None
-        jobs, mode, _, work = _jobs(t, f, self.sigma, self.config, self.cadence, self.span)
+        args = (t, f, self.sigma, self.config, self.cadence, self.span)
+        jobs, mode, _, work = _jobs(*args, self.oversampling / coarser)
+        if not self.spent and work > self.config.first_work:
+            # the grid as fine as the work bound allows (long light curves): fewer trial periods
+            # in proportion, the same bands, durations and binning
+            self.oversampling *= self.config.first_work / work
+            work = _regrid(jobs, self.oversampling)
+            jobs = [job for job in jobs if len(job.periods)]
         if not jobs or (self.spent and self.spent + work > self.config.max_work):
             return None
         if not self.spent:
@@ -590,6 +886,8 @@ def _harmonics(t: np.ndarray, f: np.ndarray, period: float, mask: np.ndarray) ->
 
 # -- entry point --------------------------------------------------------------------------------
 MIN_POINTS = 50
+#: the chi-square veto's level: 3 sigma (two-sided Gaussian), as every other check here
+CONSISTENCY_P = 0.0027
 
 
 def search(
@@ -629,10 +927,26 @@ def search(
 
     signals: list[Signal] = []
     state = _Pass(st, sf, errors, sigma, cadence, float(st[-1] - st[0]), config)
-    spectrum = state.spectrum(np.ones(len(st), bool))
+    everything = np.ones(len(st), bool)
+    spectrum = state.spectrum(everything)
     if spectrum is None:
         raise SearchError("too few points remain after detrending to search")
-    first, mask, stopped = spectrum, np.ones(len(st), bool), f"{config.max_signals} passes"
+    inverted: dict[int, float] = {}  # the inverted light curve's best S/N, per mask
+
+    def inverted_snr(mask: np.ndarray) -> float:
+        """The same search of the light curve turned upside down, with the same mask: what
+        its noise, systematics and flares make of a "transit" (a transit becomes a bump,
+        which a box ignores). On a grid ``oversampling`` times coarser (one trial period per
+        drift of a duration: the null's peak is underestimated by at most that mismatch,
+        ~10 %), to keep its cost a third of a pass. NaN when the work budget does not allow
+        it."""
+        key = int(mask.sum())
+        if key not in inverted:
+            found = state.spectrum(mask, 2.0 - state.flux, config.oversampling)
+            inverted[key] = float("nan") if found is None else float(found[0].snr.max())
+        return inverted[key]
+
+    first, mask, stopped = spectrum, everything, f"{config.max_signals} passes"
     for number in range(1, config.max_signals + 1):
         pass_start = time.perf_counter()
         periodogram, band_jobs = spectrum
@@ -640,32 +954,38 @@ def search(
         coarse = float(periodogram.period_days[peak])
         job = [j for j in band_jobs if j.periods[0] <= coarse][-1]
         tt, ff, ee = st[mask], state.flux[mask], errors[mask]
-        model, period, duration, epoch = _refine(tt, ff, ee, coarse, job, config)
-        box = model.compute_stats(period, duration, epoch)["depth"][0]
+        refined, ratio = resolve_harmonics(tt, ff, ee, coarse, job, config, cadence)
+        period, duration, epoch = refined.period, refined.duration, refined.epoch
+        box = refined.model.compute_stats(period, duration, epoch)["depth"][0]
         shape = fit_trapezoid(tt, ff, ee, period, epoch, duration, float(box))
-        masked = mask & ~model.transit_mask(st, period, 2 * duration, epoch)
-        residual = state.spectrum(masked)
-        sde, fap = significance(
-            periodogram,
-            peak,
-            None if residual is None else residual[0],
-            2 * duration * coarse / state.span,
-            config.oversampling,
-        )
-        signal = _signal(
-            number, model, (tt, ff, ee), (period, duration, epoch), shape, (sde, fap), config
-        )
+        near = np.abs(periodogram.period_days / period - 1) < 1e-3
+        spectrum_snr = float(periodogram.snr[near].max() if near.any() else periodogram.snr[peak])
+        width = max(2 * duration * period / state.span, 2e-3 * period)
+        sde = sde_at(periodogram, period, width, peak)
+        measured = _Measured(refined, shape, sde, spectrum_snr, float("nan"), ratio)
+        signal = _signal(number, (tt, ff, ee), measured, config)
+        if config.invert and signal.significant and state.mode == "coherent":
+            # only a detection needs the inverted light curve's verdict
+            measured.inverted_snr = inverted_snr(mask)
+            signal = _signal(number, (tt, ff, ee), measured, config)
         signals.append(signal)
         timings[f"pass_{number}_s"] = time.perf_counter() - pass_start
+        if number == config.max_signals:
+            break
         if signal.sinusoid_preferred and signal.sde >= config.min_sde:
             # stellar variability at this period: subtract it, not its "transits", and go on
             state.flux = state.flux - _harmonics(st, state.flux, period, mask)
-            spectrum = state.spectrum(mask)
-        elif signal.significant:
-            mask, spectrum = masked, residual
+        elif signal.significant or (
+            signal.snr >= config.min_snr
+            and not (math.isfinite(signal.inverted_snr) and spectrum_snr <= signal.inverted_snr)
+        ):
+            # a detection, or a feature above the noise that failed only on SDE or transit
+            # count (a single deep event): mask it, another signal may lie beneath
+            mask = mask & ~refined.model.transit_mask(st, period, 2 * duration, epoch)
         else:
             stopped = "no further significant signal"
             break
+        spectrum = state.spectrum(mask)
         if spectrum is None:
             stopped = "work budget"
             break
@@ -683,4 +1003,5 @@ def search(
         stopped_by=stopped,
         timings=timings,
         version=config.version(),
+        inverted_snr=inverted.get(len(st), float("nan")),
     )

@@ -203,3 +203,62 @@ def test_upload_page_shows_the_error(client: TestClient) -> None:
     response = client.post("/lightcurves", files={"file": ("notes.fits", b"hello\n")})
     assert response.status_code == 422
     assert "content is not FITS" in response.text and 'id="error"' in response.text
+
+
+# -- the public benchmark's verdicts (data/lightcurves/benchmark/) -------------------------------
+# The search's recovery and flags are unit-tested (tests/unit/test_search_benchmark.py); here the
+# trained P(planet) completes the verdict: the known planets recovered are likely planets, an
+# eclipsing binary's primary and a quiet star's quarters never are.
+def _artifact(url: str) -> dict[str, Any]:
+    with psycopg.connect(url) as conn:
+        _version, artifact = model.champion_artifact(conn)
+    assert artifact is not None, "no light-curve model trained"
+    return artifact
+
+
+def test_benchmark_planets_recovered_are_likely_planets(lightcurve_warehouse: str) -> None:
+    from scoring.lightcurves import search
+    from tests.unit import test_search_benchmark as bench
+
+    artifact = _artifact(lightcurve_warehouse)
+    recovered, likely = [], []
+    for name, (kepid, star) in sorted(bench.FILES.items()):
+        lc = bench.read(name)
+        result = search.search(lc.time, lc.flux, lc.flux_err)
+        kois = bench.kois_of(kepid)
+        for koi, period in bench.expected(result, kois).items():
+            found = [s for s in result.detections if bench.matches(s, period)]
+            assert found, f"{koi} not recovered in {name}"
+            verdict = model.assess(artifact, found[0], star)
+            recovered.append(f"{koi} in {name}")
+            if verdict.likely_planet:
+                likely.append(f"{koi} in {name}")
+    assert len(recovered) >= 3  # Kepler-12 b in Q5 and Q15, Kepler-32 d in Q2 at least
+    assert len(likely) >= 0.9 * len(recovered), f"likely: {likely} of {recovered}"
+
+
+@pytest.mark.parametrize("kind", ["quiet star quarters", "eclipsing binaries"])
+def test_no_benchmark_non_planet_is_a_likely_planet(lightcurve_warehouse: str, kind: str) -> None:
+    import numpy as np
+
+    from scoring.lightcurves import search
+    from tests.unit import test_search_benchmark as bench
+
+    artifact = _artifact(lightcurve_warehouse)
+    if kind == "quiet star quarters":
+        series = []
+        for name in bench.QUIET_QUARTERS:
+            lc = bench.read(name)
+            series.append((name, lc.time, lc.flux, lc.flux_err))
+    else:  # the full arrays, Q0-Q17
+        series = []
+        for name in bench.ECLIPSING_BINARIES:
+            values = np.load(bench.BENCHMARK / "eclipsing_binaries" / name)
+            series.append((name, values[:, 0], values[:, 1], values[:, 2]))
+    wrong = []
+    for name, time_, flux, flux_err in series:
+        result = search.search(time_, flux, flux_err)
+        for signal in result.signals:
+            if model.assess(artifact, signal, model.Star()).likely_planet:
+                wrong.append(f"{name} {signal.period_days:.4f} d")
+    assert wrong == []
