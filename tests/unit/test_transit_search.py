@@ -4,6 +4,7 @@ built as designed."""
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -85,3 +86,32 @@ def test_too_short_a_light_curve_is_refused() -> None:
     t = np.linspace(0, 0.8, 100)
     with pytest.raises(search.SearchError, match=r"spans 0\.80 days"):
         search.search(t, np.ones_like(t))
+
+
+def test_kepler6_passes_every_significance_criterion_with_a_planets_shape(
+    kepler6: search.SearchResult,
+) -> None:
+    best = kepler6.detections[0]
+    assert best.failed == [] and best.peak_ratio == 1.0
+    assert best.snr > best.inverted_snr  # the inverted light curve makes nothing as strong
+    assert best.v_shape_chi2 < 0  # a flat-bottomed U fits better than a V
+    assert best.others_snr > 3 and best.depth_consistency_p > search.CONSISTENCY_P
+
+
+def test_grid_is_duration_aware() -> None:
+    """Half the shortest duration, twice the trial periods: the drift over the baseline stays
+    below a third of the shortest duration searched (TLS's oversampling)."""
+    sun = search.period_grid(90, 4, 8, 3.0, 1.0)
+    dense = search.period_grid(90, 4, 8, 3.0, 0.5)
+    assert 1.95 < len(dense) / len(sun) < 2.05
+    assert search.DEFAULT_CONFIG.oversampling == 3.0
+
+
+def test_false_alarm_probability_follows_the_tls_calibration() -> None:
+    sdes = np.linspace(5, 12, 50)
+    faps = [search.false_alarm_probability(s) for s in sdes]
+    assert all(a >= b for a, b in itertools.pairwise(faps))
+    assert search.false_alarm_probability(5.0) == 1.0
+    assert abs(search.false_alarm_probability(6.983) / 0.01 - 1) < 1e-6
+    assert search.false_alarm_probability(9.0) < 1e-3
+    assert abs(search.false_alarm_probability(20) / 8e-5 - 1) < 1e-9
