@@ -663,6 +663,23 @@ def print_tables(
     console.print(table)
 
 
+def _revision() -> str:
+    """The commit the search runs from, and whether the light-curve code differs from it."""
+    import subprocess
+
+    from scoring import settings
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=settings.PROJECT_ROOT, capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--", "scoring/lightcurves")
+    return head + (" + uncommitted changes in scoring/lightcurves" if dirty else "")
+
+
 def bench_lightcurves(
     quiet: bool = False,
     budgets: dict[str, float] | None = None,
@@ -676,6 +693,7 @@ def bench_lightcurves(
     say = console.print
     started = time.perf_counter()
     load = os.getloadavg()
+    revision = _revision()
     chosen = lc_items.items()
     if only:
         chosen = [i for i in chosen if any(o in i.name or o in str(i.paths[0]) for o in only)]
@@ -693,10 +711,12 @@ def bench_lightcurves(
     ratios = {(m, b): ratio(results, m, b) for m in METHODS for b in (BLS, TLS) if m != b}
     print_tables(results, summaries, ratios, console)
     wall = time.perf_counter() - started
+    end = os.getloadavg()
     say(
-        f"whole run {wall / 60:.1f} min (target {RUN_TARGET_S / 60:.0f} min), load average at "
-        f"start {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} cores; "
-        f"not-run items count neither as recovered nor as a false verdict"
+        f"whole run {wall / 60:.1f} min (target {RUN_TARGET_S / 60:.0f} min) on "
+        f"{os.cpu_count()} cores, load average (1 min) {load[0]:.1f} at the start, {end[0]:.1f} "
+        f"at the end; search code {revision}; not-run items count neither as recovered nor as a "
+        "false verdict"
     )
     return {
         "methods": summaries,
@@ -735,7 +755,8 @@ def bench_lightcurves(
         },
         "warm_up_s": warm,
         "budgets_s": budgets,
-        "load_average": load,
+        "load_average": {"start": load, "end": end},
+        "search_revision": revision,
         "wall_s": wall,
     }
 
