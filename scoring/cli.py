@@ -303,11 +303,32 @@ def ingest_lightcurve(
     star_id: str = typer.Option(None, help="The star, e.g. 'KIC 8462852' (links KOIs)."),
     time_system: str = typer.Option(None, help="CSV time system: BKJD, BTJD, BJD, MJD."),
     analyse: bool = typer.Option(True, help="Search and score what was loaded."),
+    separate: bool = typer.Option(
+        False, "--separate", help="Several files: load each on its own instead of stitching."
+    ),
 ) -> None:
-    """Load light curves into raw (idempotent by sha256), then search and score them."""
-    from scoring.lightcurves import readers, store
+    """Load light curves into raw (idempotent by sha256), then search and score them. Several
+    files of one star (Kepler quarters, TESS sectors) are stitched into one light curve and one
+    upload, each file normalised by its median flux; --separate loads each on its own."""
+    from scoring.lightcurves import readers, stitch, store
     from scoring.warehouse import server
 
+    if len(files) > 1 and not separate:
+        named = [(str(path), readers.read_file(path)) for path in files]
+        try:
+            stitched = stitch.read_segments(named, time_system)
+        except readers.LightCurveError as exc:
+            raise readers.LightCurveError(
+                f"{exc} (--separate loads each file on its own)"
+            ) from None
+        star = store.StarInput(star_id=star_id)
+        with server.connect(server.prepare(), autocommit=True) as conn:
+            if analyse:
+                item, analysis = store.load_and_analyse_stitched(conn, stitched, "cli", star)
+            else:
+                item, analysis = store.load_stitched(conn, stitched, "cli", star), None
+        _report_stitched(item, analysis)
+        return
     with server.connect(server.prepare(), autocommit=True) as conn:
         for path in files:
             data = readers.read_file(path)
@@ -335,6 +356,29 @@ def _report_loaded(path: Path, item: Loaded, analysis: Analysis | None) -> None:
         f"({lc.n_dropped_quality:,} flagged, {lc.n_dropped_nonfinite:,} NaN dropped), "
         f"{lc.span_days:.1f} d, {lc.flux_column}, {lc.time_system}"
     )
+    if analysis is not None:
+        _print_analysis(analysis)
+
+
+def _report_stitched(item: Loaded, analysis: Analysis | None) -> None:
+    lc, n = item.lightcurve, len(item.segments)
+    if item.upload_id is None:
+        console.print(
+            f"these {n} files: already loaded as stitched light curve {item.lightcurve_id}: "
+            "nothing to do"
+        )
+        return
+    console.print(
+        f"[bold green]stitched[/] {n} files into one light curve ({item.lightcurve_id}), one "
+        f"upload ({item.upload_id}): {lc.mission} {lc.target_id or ''} {lc.section or ''}, "
+        f"{lc.n_points:,} points ({lc.n_dropped_quality:,} flagged, {lc.n_dropped_nonfinite:,} "
+        f"NaN dropped), {lc.span_days:.1f} d, {lc.time_system}; each file divided by its median"
+    )
+    for g in item.segments:
+        console.print(
+            f"  {g.number:>2}. {g.file_name} {g.section or ''}: {g.n_points:,} points, "
+            f"{g.time_start:.2f}-{g.time_end:.2f}, median flux {g.median_flux:,.1f}"
+        )
     if analysis is not None:
         _print_analysis(analysis)
 

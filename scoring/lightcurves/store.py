@@ -26,7 +26,7 @@ import numpy as np
 import psycopg
 from psycopg.rows import dict_row
 
-from scoring.lightcurves import anomaly, model, search, stars
+from scoring.lightcurves import anomaly, model, search, stars, stitch
 from scoring.lightcurves.readers import LightCurve, LightCurveError, read_bytes, read_file
 from scoring.settings import DATA_DIR
 from scoring.warehouse import writeback
@@ -79,6 +79,7 @@ class Loaded:
     lightcurve_id: int
     new_lightcurve: bool
     lightcurve: LightCurve
+    segments: tuple[stitch.Segment, ...] = ()  # the files of a stitched light curve
 
 
 # -- load ---------------------------------------------------------------------------------------
@@ -128,7 +129,12 @@ def _has_cli_upload(conn: psycopg.Connection, lightcurve_id: int) -> bool:
 
 
 def _lightcurve_row(
-    conn: psycopg.Connection, curve: LightCurve, sha256: str, name: str, size: int
+    conn: psycopg.Connection,
+    curve: LightCurve,
+    sha256: str,
+    name: str,
+    size: int,
+    n_segments: int = 1,
 ) -> tuple[int, bool]:
     # Serialise loaders of the same file: the second finds the first's row.
     conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (sha256 + curve.series_key,))
@@ -142,8 +148,9 @@ def _lightcurve_row(
         """insert into raw.lightcurves (file_sha256, series_key, file_name, file_bytes,
                file_format, mission, target_id, kepid, section, label, time_system, flux_column,
                n_cadences, n_points, n_dropped_quality, n_dropped_nonfinite, time_start, time_end,
-               time_span_days, cadence_minutes)
-           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+               time_span_days, cadence_minutes, n_segments)
+           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+                   %s)
            returning lightcurve_id""",
         (
             sha256,
@@ -166,6 +173,7 @@ def _lightcurve_row(
             float(curve.time[-1]),
             curve.span_days,
             curve.cadence_minutes,
+            n_segments,
         ),
     ).fetchone()[0]
     errors = curve.flux_err if curve.flux_err is not None else np.full(curve.n_points, np.nan)
@@ -177,6 +185,103 @@ def _lightcurve_row(
                 (lightcurve_id, i, float(t), float(f), None if np.isnan(e) else float(e))
             )
     return int(lightcurve_id), True
+
+
+def load_stitched(
+    conn: psycopg.Connection,
+    stitched: stitch.Stitched,
+    via: str,
+    star: StarInput = StarInput(),
+) -> Loaded:
+    """Several files of one star as one stitched light curve and ONE upload: every file read and
+    the set checked (:func:`stitch.read_segments`, before anything is written), then the light
+    curve, its segments, its points and the upload in one transaction. The same set of files
+    again from the command line (in any order) changes nothing."""
+    star_kepid = star.kepid()
+    curve = stitched.lightcurve
+    with conn.transaction():
+        lightcurve_id, new = _lightcurve_row(
+            conn,
+            curve,
+            stitched.sha256,
+            stitched.file_name,
+            stitched.file_bytes,
+            len(stitched.segments),
+        )
+        if new:
+            with conn.cursor().copy(
+                f"copy raw.lightcurve_segments ({', '.join(SEGMENT_COLUMNS)}) from stdin"
+            ) as copy:
+                for g in stitched.segments:
+                    copy.write_row(
+                        (
+                            lightcurve_id,
+                            g.number,
+                            g.file_name,
+                            g.file_sha256,
+                            g.file_bytes,
+                            g.file_format,
+                            g.section,
+                            g.flux_column,
+                            g.n_cadences,
+                            g.n_points,
+                            g.n_dropped_quality,
+                            g.n_dropped_nonfinite,
+                            g.first_point,
+                            g.time_start,
+                            g.time_end,
+                            g.median_flux,
+                        )
+                    )
+        if via == "cli" and not new and _has_cli_upload(conn, lightcurve_id):
+            return Loaded(None, lightcurve_id, False, curve, stitched.segments)
+        upload_id = conn.execute(
+            """insert into raw.lightcurve_uploads (lightcurve_id, submitted_via, star_id,
+                   star_kepid, stellar_teff_k, stellar_logg_cgs, stellar_radius_solar)
+               values (%s, %s, %s, %s, %s, %s, %s) returning upload_id""",
+            (
+                lightcurve_id,
+                via,
+                star.star_id,
+                star_kepid,
+                star.teff_k,
+                star.logg_cgs,
+                star.radius_solar,
+            ),
+        ).fetchone()[0]
+    return Loaded(upload_id, lightcurve_id, new, curve, stitched.segments)
+
+
+SEGMENT_COLUMNS = (
+    "lightcurve_id",
+    "segment_number",
+    "file_name",
+    "file_sha256",
+    "file_bytes",
+    "file_format",
+    "section",
+    "flux_column",
+    "n_cadences",
+    "n_points",
+    "n_dropped_quality",
+    "n_dropped_nonfinite",
+    "first_point_index",
+    "time_start",
+    "time_end",
+    "median_flux",
+)
+
+
+def load_and_analyse_stitched(
+    conn: psycopg.Connection,
+    stitched: stitch.Stitched,
+    via: str,
+    star: StarInput = StarInput(),
+) -> tuple[Loaded, Analysis | None]:
+    """Load and analyse a stitched set in one transaction (a search error leaves nothing)."""
+    with conn.transaction():
+        item = load_stitched(conn, stitched, via, star)
+        return item, None if item.upload_id is None else analyse(conn, item.upload_id)
 
 
 def load_and_analyse(
@@ -235,7 +340,7 @@ def upload(conn: psycopg.Connection, upload_id: int) -> dict[str, Any] | None:
                       coalesce(u.star_kepid, l.kepid) as kepid, l.section, l.label,
                       l.time_system, l.flux_column, l.n_cadences, l.n_points, l.n_dropped_quality,
                       l.n_dropped_nonfinite, l.time_start, l.time_end, l.time_span_days,
-                      l.cadence_minutes, l.file_sha256
+                      l.cadence_minutes, l.file_sha256, l.n_segments
                from raw.lightcurve_uploads u join raw.lightcurves l using (lightcurve_id)
                where u.upload_id = %s""",
             (upload_id,),
@@ -453,10 +558,41 @@ def result(conn: psycopg.Connection, upload_id: int) -> dict[str, Any] | None:
         ).fetchall()
     return {
         "upload": row,
+        "segments": segments(conn, row["lightcurve_id"]),
         "kois": kois_of(conn, row["kepid"]),
         "analysis": analysis,
         "signals": signals,
     }
+
+
+def segments(conn: psycopg.Connection, lightcurve_id: int) -> list[dict[str, Any]]:
+    """The files of a stitched light curve in time order (empty for a single file)."""
+    with conn.cursor(row_factory=dict_row) as cursor:
+        return cursor.execute(
+            f"""select {", ".join(SEGMENT_COLUMNS[1:])} from raw.lightcurve_segments
+                where lightcurve_id = %s order by segment_number""",
+            (lightcurve_id,),
+        ).fetchall()
+
+
+def recent_uploads(conn: psycopg.Connection, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest uploads with their verdicts, newest first, for the upload page."""
+    with conn.cursor(row_factory=dict_row) as cursor:
+        return cursor.execute(
+            """select u.upload_id, u.uploaded_at, u.submitted_via,
+                      coalesce(l.target_id, u.star_id) as target, l.file_name, l.mission,
+                      l.section, l.n_segments, l.time_span_days, a.upload_id is not null
+                      as is_analysed, a.n_likely_planets, a.best_p_planet, a.anomaly_score,
+                      (select s.period_days from ml.lightcurve_signals s
+                       where s.upload_id = u.upload_id
+                       order by s.significant desc, s.p_planet desc nulls last, s.signal_number
+                       limit 1) as best_period_days
+               from raw.lightcurve_uploads u
+               join raw.lightcurves l using (lightcurve_id)
+               left join ml.lightcurve_analyses a using (upload_id)
+               order by u.upload_id desc limit %s""",
+            (limit,),
+        ).fetchall()
 
 
 def anomaly_ranking(conn: psycopg.Connection) -> list[dict[str, Any]]:

@@ -1,15 +1,20 @@
 """The upload web app and its JSON twin, served by ``exohunter serve`` beside the scoring API.
 
-Pages (server-rendered Jinja, no JavaScript, figures as PNG from matplotlib):
-``GET /lightcurves`` the upload form; ``POST /lightcurves`` load, analyse, redirect to the
-result; ``GET /lightcurves/{id}`` the result. JSON: ``POST /api/lightcurves`` (multipart, the
-same fields) and ``GET /api/lightcurves/{id}``.
+Pages (server-rendered Jinja, figures as PNG from matplotlib; the little JavaScript there only
+enhances, every page works without it): ``GET /lightcurves`` the upload form (several files
+at once, dropped or chosen), the past uploads with their verdicts and the shipped examples;
+``POST /lightcurves`` load, analyse, redirect to the result; ``POST /lightcurves/examples/{key}``
+the same for a shipped example; ``GET /lightcurves/{id}`` the result. JSON:
+``POST /api/lightcurves`` (multipart, the same fields; several ``file`` fields are the files of
+one star, stitched into one light curve and one upload) and ``GET /api/lightcurves/{id}``.
 
-Uploads are bounded (:data:`scoring.lightcurves.readers.MAX_FILE_BYTES`, read in chunks and cut
-off past the limit; :data:`scoring.lightcurves.readers.MAX_POINTS`) and parsed completely before
-anything is written: a file that is not a light curve is a 4xx whose message says why, and the
-warehouse is untouched. A stored upload is searched and scored at once; its result is then read
-back from the warehouse, so the page and the API say what the warehouse says.
+Uploads are bounded (:data:`scoring.lightcurves.readers.MAX_FILE_BYTES` per file and
+:data:`MAX_UPLOAD_BYTES` together, read in chunks and cut off past the limit;
+:data:`scoring.lightcurves.readers.MAX_POINTS`) and parsed completely before anything is
+written: a file that is not a light curve, or a set of files that is not one star, is a 4xx whose
+message says why, and the warehouse is untouched. A stored upload is searched and scored at
+once; its result is then read back from the warehouse, so the page and the API say what the
+warehouse says.
 """
 
 from __future__ import annotations
@@ -18,15 +23,18 @@ import math
 import os
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+import psycopg
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from scoring.lightcurves import anomaly, readers, search, store
+from scoring.errors import ExoHunterError
+from scoring.lightcurves import anomaly, readers, search, stitch, store
 from scoring.lightcurves.readers import LightCurveError
 from scoring.warehouse import server
 from scoring.web import http_errors, state
@@ -35,6 +43,66 @@ TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 DEFAULT_SUPERSET_URL = "http://127.0.0.1:8088"
 _CHUNK = 1 << 20
 _FIGURES_KEPT = 8
+MAX_UPLOAD_BYTES = 4 * readers.MAX_FILE_BYTES  # all the files of one upload together
+_RECENT = 20
+_BENCHMARK = Path("benchmark") / "kepler"
+
+
+@dataclass(frozen=True)
+class Example:
+    title: str
+    about: str
+    files: tuple[str, ...]  # under data/lightcurves/
+    star_id: str | None = None
+
+
+#: The shipped light curves the upload page offers one click away.
+EXAMPLES: dict[str, Example] = {
+    "kepler-6": Example(
+        "Kepler-6 b, Q0",
+        "a hot Jupiter at 3.2347 d (K00017.01) in 9.7 days of Kepler data",
+        ("kplr010874614-2009131105131_llc.fits",),
+    ),
+    "kepler-12": Example(
+        "Kepler-12 b, Q5 + Q15 stitched",
+        "a hot Jupiter at 4.4380 d (K00020.01), two quarters three years apart",
+        tuple(
+            str(_BENCHMARK / f"kplr011804465-{stamp}_llc.fits")
+            for stamp in ("2010174085026", "2013011073258")
+        ),
+    ),
+    "kepler-32": Example(
+        "Kepler-32, Q1 + Q2 stitched",
+        "an M dwarf with five planets (K00952.01-.05)",
+        tuple(
+            str(_BENCHMARK / f"kplr009787239-{stamp}_llc.fits")
+            for stamp in ("2009166043257", "2009259160929")
+        ),
+    ),
+    "boyajian": Example(
+        "Boyajian's star, Q13 + Q15 + Q16 stitched",
+        "KIC 8462852: deep, aperiodic dips no planet makes",
+        tuple(
+            f"kplr008462852-{stamp}_llc.fits"
+            for stamp in ("2012179063303", "2013011073258", "2013098041711")
+        ),
+    ),
+    "kic-11454304": Example(
+        "KIC 11454304, Q0-Q17 stitched",
+        "four years of a star whose Kepler TCEs were all false positives: no planet",
+        tuple(
+            sorted(
+                str(_BENCHMARK / path.name)
+                for path in (store.LIGHTCURVE_DIR / _BENCHMARK).glob("kplr011454304-*_llc.fits")
+            )
+        ),
+    ),
+    "tess": Example(
+        "TIC 358108509, TESS sector 1",
+        "27 days at 2-minute cadence",
+        ("tess2018206045859-s0001-0000000358108509-0120-s_lc.fits",),
+    ),
+}
 
 router = APIRouter()
 
@@ -50,7 +118,9 @@ class UploadRefused(http_errors.Refused):
 
 
 # -- input --------------------------------------------------------------------------------------
-async def _read_bounded(file: UploadFile) -> bytes:
+async def _read_bounded(file: UploadFile, already: int = 0) -> bytes:
+    """The file's bytes, read in chunks and refused past the limit of one file, or past the
+    limit of an upload's files together (``already`` read before this one)."""
     chunks, size = [], 0
     while chunk := await file.read(_CHUNK):
         size += len(chunk)
@@ -59,6 +129,12 @@ async def _read_bounded(file: UploadFile) -> bytes:
                 413,
                 f"{file.filename}: larger than {readers.MAX_FILE_BYTES / 2**20:.0f} MB; "
                 "upload one light curve at a time",
+            )
+        if already + size > MAX_UPLOAD_BYTES:
+            raise UploadRefused(
+                413,
+                f"the files together are larger than {MAX_UPLOAD_BYTES / 2**20:.0f} MB "
+                f"(at {file.filename}); upload fewer at a time",
             )
         chunks.append(chunk)
     return b"".join(chunks)
@@ -93,20 +169,41 @@ def _star(
 
 
 async def _store_upload(
-    request: Request, file: UploadFile | None, star: store.StarInput, via: str
+    request: Request, files: list[UploadFile] | None, star: store.StarInput, via: str
 ) -> int:
-    """Read, parse, store and analyse one uploaded light curve; return its upload id."""
-    if file is None or not file.filename:
+    """Read, parse, store and analyse the uploaded light curve (one file, or several files of
+    one star stitched into one light curve); return its upload id."""
+    chosen = [f for f in files or [] if f.filename]
+    if not chosen:
         raise UploadRefused(422, "no file: choose a light curve to upload")
-    data = await _read_bounded(file)
+    if len(chosen) > stitch.MAX_FILES:
+        raise UploadRefused(
+            422, f"{len(chosen)} files; at most {stitch.MAX_FILES} files of one star are stitched"
+        )
+    named: list[tuple[str, bytes]] = []
+    for file in chosen:
+        data = await _read_bounded(file, sum(len(d) for _, d in named))
+        named.append((str(file.filename), data))
+    return _store_named(request, named, star, via)
+
+
+def _store_named(
+    request: Request, named: list[tuple[str, bytes]], star: store.StarInput, via: str
+) -> int:
     try:
-        curves = readers.read_bytes(data, file.filename)
-        if len(curves) != 1:
-            raise UploadRefused(
-                422, f"{file.filename}: holds {len(curves)} light curves; upload one at a time"
-            )
-        with server.connect(state.warehouse(request).url(), autocommit=True) as conn:
-            ((loaded, analysis),) = store.load_and_analyse(conn, data, file.filename, via, star)
+        if len(named) > 1:
+            stitched = stitch.read_segments(named)  # every refusal before anything is written
+            with server.connect(state.warehouse(request).url(), autocommit=True) as conn:
+                loaded, analysis = store.load_and_analyse_stitched(conn, stitched, via, star)
+        else:
+            ((name, data),) = named
+            curves = readers.read_bytes(data, name)
+            if len(curves) != 1:
+                raise UploadRefused(
+                    422, f"{name}: holds {len(curves)} light curves; upload one at a time"
+                )
+            with server.connect(state.warehouse(request).url(), autocommit=True) as conn:
+                ((loaded, analysis),) = store.load_and_analyse(conn, data, name, via, star)
     except (LightCurveError, search.SearchError) as exc:
         raise UploadRefused(422, str(exc)) from None
     assert loaded.upload_id is not None and analysis is not None  # web uploads always record
@@ -155,16 +252,30 @@ def _upload_form(request: Request, error: str | None = None, status: int = 200) 
         {
             "error": error,
             "max_mb": readers.MAX_FILE_BYTES / 2**20,
+            "max_total_mb": MAX_UPLOAD_BYTES / 2**20,
+            "max_files": stitch.MAX_FILES,
             "max_points": readers.MAX_POINTS,
+            "recent": _recent(request),
+            "examples": EXAMPLES,
+            "superset_url": superset_url(),
         },
         status_code=status,
     )
 
 
+def _recent(request: Request) -> list[dict[str, Any]] | None:
+    """The latest uploads, or None when the warehouse does not answer (the form still works)."""
+    try:
+        with server.connect(state.warehouse(request).url()) as conn:
+            return store.recent_uploads(conn, _RECENT)
+    except (psycopg.Error, ExoHunterError):
+        return None
+
+
 @router.post("/lightcurves", include_in_schema=False, response_model=None)
 async def upload_submit(
     request: Request,
-    file: Annotated[UploadFile | None, File()] = None,
+    file: Annotated[list[UploadFile] | None, File()] = None,
     star_id: Annotated[str | None, Form()] = None,
     teff: Annotated[str | None, Form()] = None,
     logg: Annotated[str | None, Form()] = None,
@@ -172,6 +283,23 @@ async def upload_submit(
 ) -> Response:
     try:
         upload_id = await _store_upload(request, file, _star(star_id, teff, logg, radius), "web")
+    except UploadRefused as exc:
+        return _upload_form(request, exc.message, exc.status)
+    return RedirectResponse(f"/lightcurves/{upload_id}", status_code=303)
+
+
+@router.post("/lightcurves/examples/{key}", include_in_schema=False, response_model=None)
+def example_submit(request: Request, key: str) -> Response:
+    """A shipped example, uploaded as a user would (a web upload of its own)."""
+    example = EXAMPLES.get(key)
+    if example is None:
+        raise HTTPException(404, f"no example {key[:40]!r}")
+    try:
+        named = [(name, readers.read_file(store.LIGHTCURVE_DIR / name)) for name in example.files]
+        star = store.StarInput(star_id=example.star_id)
+        upload_id = _store_named(request, named, star, "web")
+    except LightCurveError as exc:
+        return _upload_form(request, str(exc), 422)
     except UploadRefused as exc:
         return _upload_form(request, exc.message, exc.status)
     return RedirectResponse(f"/lightcurves/{upload_id}", status_code=303)
@@ -191,8 +319,22 @@ def result_page(request: Request, upload_id: int) -> HTMLResponse:
     return TEMPLATES.TemplateResponse(
         request,
         "result.html",
-        {**stored, "figures": figures, "superset_url": superset_url()},
+        {
+            **stored,
+            "figures": figures,
+            "superset_url": superset_url(),
+            "stellar_words": STELLAR_SOURCES,
+        },
     )
+
+
+#: Where the stellar parameters of an analysis came from, in words for the result page.
+STELLAR_SOURCES = {
+    "user": "as given with the upload",
+    "koi_table": "from the KOI table (the star's KOIs, NASA Exoplanet Archive snapshot)",
+    "toi_table": "from the TOI table (the TESS Input Catalog parameters of the TOI host)",
+    "none": "none known: the light-curve-only model",
+}
 
 
 # -- JSON ---------------------------------------------------------------------------------------
@@ -200,14 +342,23 @@ def result_page(request: Request, upload_id: int) -> HTMLResponse:
     "/api/lightcurves",
     status_code=201,
     summary="Upload a light curve (FITS or CSV): stored, searched and scored",
+    description=(
+        "Several `file` fields are the files of one star (Kepler quarters, TESS sectors): each "
+        "is normalised by its median flux and they are searched as one light curve, stored as "
+        "one upload with its segments. Mixed stars or missions, a bad file among them, the same "
+        "file twice or too many points together: 422, nothing written."
+    ),
     responses={
         413: {"description": "File too large"},
-        422: {"description": "Not a usable light curve"},
+        422: {"description": "Not a usable light curve, or files that are not one star"},
     },
 )
 async def api_upload(
     request: Request,
-    file: Annotated[UploadFile | None, File(description="Kepler/K2/TESS FITS or CSV")] = None,
+    file: Annotated[
+        list[UploadFile] | None,
+        File(description="Kepler/K2/TESS FITS or CSV; several: the files of one star"),
+    ] = None,
     star_id: Annotated[str | None, Form(description="e.g. KIC 10874614")] = None,
     teff: Annotated[str | None, Form(description="Stellar Teff [K]")] = None,
     logg: Annotated[str | None, Form(description="Stellar log g [cgs]")] = None,

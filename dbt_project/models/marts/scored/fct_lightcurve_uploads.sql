@@ -77,7 +77,8 @@ final as (
         kois_on_star.kois as kois_on_star,
         lightcurves.section,
 
-        ---------- the series
+        ---------- the series (n_segments > 1: several files stitched into one light curve)
+        lightcurves.n_segments,
         lightcurves.n_points,
         lightcurves.n_dropped_quality,
         lightcurves.time_span_days,

@@ -38,7 +38,10 @@ renamed as (
         time_start,
         time_end,
         time_span_days,
-        cadence_minutes
+        cadence_minutes,
+
+        ---------- stitched from several files (1: one file; migration 0008)
+        n_segments
 
     from source
 
