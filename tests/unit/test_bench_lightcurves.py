@@ -89,8 +89,7 @@ def test_two_items_through_the_core_with_a_budget() -> None:
     chosen = [
         i
         for i in lc_items.items()
-        if i.name == "eb08"
-        or (i.target == "KIC 11804465" and "2013011073258" in i.paths[0].name)
+        if i.name == "eb08" or (i.target == "KIC 11804465" and "2013011073258" in i.paths[0].name)
     ]
     assert len(chosen) == 2
     budgets = {bench.OURS: 300.0, bench.TLS: 0.5}  # TLS cannot finish in half a second
