@@ -104,7 +104,7 @@ def test_drop_two_quarters_see_searching_and_read_the_stitched_result(
     # hold the POST until the page has shown that it is searching
     held: list[Route] = []
     page.route(f"{base_url}/lightcurves", lambda route: held.append(route))
-    page.click("#submit")
+    page.click("#submit", no_wait_after=True)  # the navigation waits for the held POST
     expect(page.locator("#progress")).to_be_visible()
     expect(page.locator("#progress")).to_contain_text("stitching 2 files and searching")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
