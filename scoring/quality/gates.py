@@ -10,18 +10,20 @@ when a critical expectation fails.
   :class:`~scoring.quality.errors.QualityGateError`, whose message names the expectation, the
   column and sample values. Warnings are said and recorded, never fatal.
 
-Presentation is the caller's: ``say`` gets each line in rich console markup (``[red]...[/]``),
-e.g. ``console.print``; by default nothing is said.
+Presentation is the caller's: ``say`` (:mod:`scoring.progress`) gets each line in rich console
+markup (``[red]...[/]``); the CLI and the pipeline print it without rich's highlighting, so the
+sample values keep their plain colour. By default nothing is said.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 
+from scoring.progress import Say, quiet
 from scoring.quality import context, record, targets
 from scoring.quality.errors import QualityError, QualityGateError
 from scoring.quality.validation import SuiteRun, validate
@@ -36,10 +38,6 @@ _KEPT = {
     "previous predictions",
     "anomalies": "the marts over the anomaly scores are not rebuilt",
 }
-
-
-def _quiet(_: str) -> None:
-    """A ``say`` that says nothing."""
 
 
 @dataclass
@@ -60,7 +58,7 @@ def check(
     batch_id: int | None = None,
     model_version: str | None = None,
     triggered_by: str = "check",
-    say: Callable[[str], None] = _quiet,
+    say: Say = quiet,
 ) -> CheckReport:
     """Validate and record the given stages (default: every stage that has data)."""
     report = CheckReport()
@@ -112,7 +110,7 @@ def run_lines(run: SuiteRun) -> list[str]:
 def gate(
     url: str,
     stage: str,
-    say: Callable[[str], None] = _quiet,
+    say: Say = quiet,
     *,
     batch_id: int | None = None,
     model_version: str | None = None,
