@@ -1,6 +1,7 @@
 """``exohunter run``: the whole pipeline, stage by stage, with a closing summary.
 
-warehouse up → ingest the shipped KOI and TOI snapshots → raw checks → dbt build → feature checks →
+warehouse up → ingest the shipped KOI snapshot → raw checks → ingest the shipped TOI snapshot →
+dbt build → feature checks →
 train (if the champion was not trained on this batch) → score → prediction checks → anomalies
 (ensemble + Bayesian outlier model, refitted only for a new batch or configuration) → anomaly
 checks → light curves (the shipped files loaded, the light-curve classifier trained once per
@@ -168,8 +169,10 @@ def run(
         console.print(f"warehouse: {server.mask_password(report.url)}")
     with _stage(report, "ingest", console), byte_progress(console) as progress:
         report.ingest = loader.ingest_koi(koi_file, url=report.url, progress=progress)
-        report.toi_ingest = loader.ingest_toi(toi_file, url=report.url, progress=progress)
     _gate(report, "raw checks", console, "raw", batch_id=report.ingest.batch_id)
+    # After the KOI gate: a refused KOI export stops the run before anything else is loaded.
+    with _stage(report, "ingest (TOI)", console), byte_progress(console) as progress:
+        report.toi_ingest = loader.ingest_toi(toi_file, url=report.url, progress=progress)
     _dbt_stage(report, "transform", BEFORE_SCORING, console)
     _gate(report, "feature checks", console, "features", restore=BEFORE_SCORING)
     with _stage(report, "train", console), server.connect(report.url, autocommit=True) as conn:

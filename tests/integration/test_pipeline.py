@@ -35,7 +35,11 @@ def marts_state(url: str) -> dict[str, object]:
                 ).fetchall()
             ),
             "stars": conn.execute("select count(*) from marts.dim_star").fetchone()[0],
-            "batches": conn.execute("select count(*) from raw.load_batches").fetchone()[0],
+            "batches": dict(
+                conn.execute(
+                    "select source_table, count(*) from raw.load_batches group by 1"
+                ).fetchall()
+            ),
             "staging": conn.execute("select count(*) from staging.stg_kepler__koi").fetchone()[0],
             "critical failures": conn.execute(
                 "select count(*) from dq.validation_runs where not critical_success"
@@ -54,7 +58,7 @@ def check_pipeline(url: str) -> None:
     assert state == {
         "dispositions": DISPOSITIONS,
         "stars": 8214,
-        "batches": 1,
+        "batches": {"koi_cumulative": 1, "toi": 1},  # the shipped KOI and TOI snapshots
         "staging": 9564,
         "critical failures": 0,
     }

@@ -169,7 +169,7 @@ def assert_refused(url: str, failure: errors.QualityGateError, suite: str, key: 
     with psycopg.connect(url) as conn:
         batch_id, status, reason = conn.execute(
             "select load_batch_id, status, status_reason from raw.load_batches"
-            " order by load_batch_id desc limit 1"
+            " where source_table = 'koi_cumulative' order by load_batch_id desc limit 1"
         ).fetchone()
         assert batch_id == 2
         assert status == "failed_quality" and key in reason
