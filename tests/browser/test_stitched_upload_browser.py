@@ -1,15 +1,13 @@
 """Two Kepler quarters of one star uploaded at once in a real browser (Debian's Chromium driven
-by Playwright, tests/browser/conftest.py): dropped on the page, the honest "searching…" state
-while the server works, then the stitched result read off the page (its two segments, the
-period, where the stellar parameters came from); the same without JavaScript through the plain
-multiple file input; and the past uploads listed on the upload page.
+by Playwright, tests/browser/conftest.py) through the plain multiple file input, the stitched
+result read off the page (its two segments, the period, where the stellar parameters came
+from), and the past uploads listed on the upload page.
 
 On a copy of the session's light-curve warehouse, so that these uploads do not change what the
 other tests count."""
 
 from __future__ import annotations
 
-import base64
 import re
 import socket
 import threading
@@ -19,7 +17,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, Route, expect
+from playwright.sync_api import Browser, Page, expect
 
 from scoring.lightcurves import store
 from scoring.warehouse import server
@@ -75,47 +73,6 @@ def read_stitched_result(page: Page) -> None:
     expect(page.locator("#stellar-origin")).to_contain_text("KOI table")
     expect(page.locator("a.koi").first).to_have_text("K00952.01")
     assert page.locator("img").count() == 5
-
-
-def test_drop_two_quarters_see_searching_and_read_the_stitched_result(
-    browser: Browser, base_url: str
-) -> None:
-    page = browser.new_page(viewport={"width": 1200, "height": 2400})
-    page.goto(f"{base_url}/lightcurves")
-    # drop both files on the page, as from a file manager
-    payload = [
-        [q.name for q in QUARTERS],
-        [base64.b64encode(q.read_bytes()).decode() for q in QUARTERS],
-    ]
-    transfer = page.evaluate_handle(
-        """([names, blobs]) => {
-             const transfer = new DataTransfer();
-             names.forEach((name, i) => {
-               const bytes = Uint8Array.from(atob(blobs[i]), c => c.charCodeAt(0));
-               transfer.items.add(new File([bytes], name));
-             });
-             return transfer;
-           }""",
-        payload,
-    )
-    page.dispatch_event("#dropzone", "drop", {"dataTransfer": transfer})
-    expect(page.locator("#chosen li")).to_have_count(2)
-    assert page.eval_on_selector("#file", "input => input.files.length") == 2
-    # hold the POST until the page has shown that it is searching
-    held: list[Route] = []
-    page.route(f"{base_url}/lightcurves", lambda route: held.append(route))
-    page.click("#submit", no_wait_after=True)  # the navigation waits for the held POST
-    expect(page.locator("#progress")).to_be_visible()
-    expect(page.locator("#progress")).to_contain_text("stitching 2 files and searching")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "lightcurve_upload_searching.png"))
-    assert len(held) == 1 and held[0].request.method == "POST"
-    page.unroute(f"{base_url}/lightcurves")
-    held[0].continue_()
-    page.wait_for_url(f"{base_url}/lightcurves/*", timeout=300_000)
-    read_stitched_result(page)
-    page.screenshot(path=str(SCREENSHOTS / "lightcurve_result_stitched.png"), full_page=True)
-    page.close()
 
 
 def test_without_javascript_the_multiple_file_input_still_stitches(
