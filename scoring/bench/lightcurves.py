@@ -204,8 +204,9 @@ class Worker:
         self._start()
 
     def _start(self) -> None:
-        # fork: the worker starts from this process, without re-importing its main module
-        context = multiprocessing.get_context("fork")
+        # spawn, not fork: forking a process that already ran OpenMP (XGBoost, scikit-learn)
+        # kills the child ("fork() called from a process already using GNU OpenMP")
+        context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
         # not a daemon: TLS starts a process pool of its own
         self._process = context.Process(target=_serve, args=(child, self.method, self.warm_up))
