@@ -102,22 +102,29 @@ def load(
             if via == "cli" and not new and _has_cli_upload(conn, lightcurve_id):
                 loaded.append(Loaded(None, lightcurve_id, False, curve))
                 continue
-            upload_id = conn.execute(
-                """insert into raw.lightcurve_uploads (lightcurve_id, submitted_via, star_id,
-                       star_kepid, stellar_teff_k, stellar_logg_cgs, stellar_radius_solar)
-                   values (%s, %s, %s, %s, %s, %s, %s) returning upload_id""",
-                (
-                    lightcurve_id,
-                    via,
-                    star.star_id,
-                    star_kepid,
-                    star.teff_k,
-                    star.logg_cgs,
-                    star.radius_solar,
-                ),
-            ).fetchone()[0]
+            upload_id = _insert_upload(conn, lightcurve_id, via, star, star_kepid)
             loaded.append(Loaded(upload_id, lightcurve_id, new, curve))
     return loaded
+
+
+def _insert_upload(
+    conn: psycopg.Connection, lightcurve_id: int, via: str, star: StarInput, star_kepid: int | None
+) -> int:
+    """One upload row of a stored light curve (single file or stitched); its id."""
+    return conn.execute(
+        """insert into raw.lightcurve_uploads (lightcurve_id, submitted_via, star_id,
+               star_kepid, stellar_teff_k, stellar_logg_cgs, stellar_radius_solar)
+           values (%s, %s, %s, %s, %s, %s, %s) returning upload_id""",
+        (
+            lightcurve_id,
+            via,
+            star.star_id,
+            star_kepid,
+            star.teff_k,
+            star.logg_cgs,
+            star.radius_solar,
+        ),
+    ).fetchone()[0]
 
 
 def _has_cli_upload(conn: psycopg.Connection, lightcurve_id: int) -> bool:
@@ -235,20 +242,7 @@ def load_stitched(
                     )
         if via == "cli" and not new and _has_cli_upload(conn, lightcurve_id):
             return Loaded(None, lightcurve_id, False, curve, stitched.segments)
-        upload_id = conn.execute(
-            """insert into raw.lightcurve_uploads (lightcurve_id, submitted_via, star_id,
-                   star_kepid, stellar_teff_k, stellar_logg_cgs, stellar_radius_solar)
-               values (%s, %s, %s, %s, %s, %s, %s) returning upload_id""",
-            (
-                lightcurve_id,
-                via,
-                star.star_id,
-                star_kepid,
-                star.teff_k,
-                star.logg_cgs,
-                star.radius_solar,
-            ),
-        ).fetchone()[0]
+        upload_id = _insert_upload(conn, lightcurve_id, via, star, star_kepid)
     return Loaded(upload_id, lightcurve_id, new, curve, stitched.segments)
 
 
