@@ -931,20 +931,20 @@ def search(
     spectrum = state.spectrum(everything)
     if spectrum is None:
         raise SearchError("too few points remain after detrending to search")
-    inverted: dict[int, float] = {}  # the inverted light curve's best S/N, per mask
+    inverted: list[float] = []  # the inverted light curve's best S/N, once computed
 
-    def inverted_snr(mask: np.ndarray) -> float:
-        """The same search of the light curve turned upside down, with the same mask: what
-        its noise, systematics and flares make of a "transit" (a transit becomes a bump,
-        which a box ignores). On a grid ``oversampling`` times coarser (one trial period per
-        drift of a duration: the null's peak is underestimated by at most that mismatch,
-        ~10 %), to keep its cost a third of a pass. NaN when the work budget does not allow
-        it."""
-        key = int(mask.sum())
-        if key not in inverted:
-            found = state.spectrum(mask, 2.0 - state.flux, config.oversampling)
-            inverted[key] = float("nan") if found is None else float(found[0].snr.max())
-        return inverted[key]
+    def inverted_snr() -> float:
+        """The same search of the whole light curve turned upside down: what its noise,
+        systematics and flares make of a "transit" (a transit becomes a bump, which a box
+        ignores, so one search serves every pass: masking a detection's transits removes
+        bumps the box never counted). On a grid ``oversampling`` times coarser (one trial
+        period per drift of a duration: the null's peak is underestimated by at most that
+        mismatch, ~10 %), to keep its cost a third of a pass. NaN when the work budget does
+        not allow it."""
+        if not inverted:
+            found = state.spectrum(everything, 2.0 - state.flux, config.oversampling)
+            inverted.append(float("nan") if found is None else float(found[0].snr.max()))
+        return inverted[0]
 
     first, mask, stopped = spectrum, everything, f"{config.max_signals} passes"
     for number in range(1, config.max_signals + 1):
@@ -966,7 +966,7 @@ def search(
         signal = _signal(number, (tt, ff, ee), measured, config)
         if config.invert and signal.significant and state.mode == "coherent":
             # only a detection needs the inverted light curve's verdict
-            measured.inverted_snr = inverted_snr(mask)
+            measured.inverted_snr = inverted_snr()
             signal = _signal(number, (tt, ff, ee), measured, config)
         signals.append(signal)
         timings[f"pass_{number}_s"] = time.perf_counter() - pass_start
@@ -1003,5 +1003,5 @@ def search(
         stopped_by=stopped,
         timings=timings,
         version=config.version(),
-        inverted_snr=inverted.get(len(st), float("nan")),
+        inverted_snr=inverted[0] if inverted else float("nan"),
     )
