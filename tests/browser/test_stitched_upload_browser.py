@@ -1,28 +1,26 @@
 """Two Kepler quarters of one star uploaded at once in a real browser (Debian's Chromium driven
-by Playwright, tests/browser/conftest.py) through the plain multiple file input, the stitched
-result read off the page (its two segments, the period, where the stellar parameters came
-from), and the past uploads listed on the upload page.
+by Playwright, tests/browser/conftest.py): dropped on the page, the "stitching 2 files and
+searching" state the page shows while the server works, then the stitched result read off the
+page (its two segments, the period, where the stellar parameters came from); the same without
+JavaScript through the plain multiple file input; and the past uploads listed on the upload
+page.
 
 On a copy of the session's light-curve warehouse, so that these uploads do not change what the
 other tests count."""
 
 from __future__ import annotations
 
+import base64
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, expect
 
 from scoring.lightcurves import store
 from scoring.warehouse import server
-from scoring.web import app, uploads
-from tests.browser.conftest import SCREENSHOTS
+from scoring.web import uploads
+from tests.browser.conftest import SCREENSHOTS, serve
 from tests.conftest import database_copy
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -37,27 +35,12 @@ KEPLER32_PERIODS = (5.901278150, 8.752096910, 22.780782410, 2.896005211, 0.74295
 
 @pytest.fixture(scope="module")
 def base_url(pg_cluster: server.PostgresCluster, lightcurve_warehouse: str) -> Iterator[str]:
-    """`exohunter serve`'s app over a copy of the warehouse, on a free port, in a thread."""
-    with database_copy(pg_cluster, lightcurve_warehouse, "stitch_browser") as url:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        uvicorn_server = uvicorn.Server(
-            uvicorn.Config(app.create_app(url), host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=uvicorn_server.run, daemon=True)
-        thread.start()
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/lightcurves", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+    """`exohunter serve`'s app over a copy of the warehouse."""
+    with (
+        database_copy(pg_cluster, lightcurve_warehouse, "stitch_browser") as url,
+        serve(url) as base,
+    ):
         yield base
-        uvicorn_server.should_exit = True
-        thread.join(timeout=10)
 
 
 def read_stitched_result(page: Page) -> None:
@@ -73,6 +56,48 @@ def read_stitched_result(page: Page) -> None:
     expect(page.locator("#stellar-origin")).to_contain_text("KOI table")
     expect(page.locator("a.koi").first).to_have_text("K00952.01")
     assert page.locator("img").count() == 5
+
+
+def test_drop_two_quarters_see_searching_and_read_the_stitched_result(
+    browser: Browser, base_url: str
+) -> None:
+    page = browser.new_page(viewport={"width": 1200, "height": 2400})
+    page.goto(f"{base_url}/lightcurves")
+    # drop both files on the page, as from a file manager
+    payload = [
+        [q.name for q in QUARTERS],
+        [base64.b64encode(q.read_bytes()).decode() for q in QUARTERS],
+    ]
+    transfer = page.evaluate_handle(
+        """([names, blobs]) => {
+             const transfer = new DataTransfer();
+             names.forEach((name, i) => {
+               const bytes = Uint8Array.from(atob(blobs[i]), c => c.charCodeAt(0));
+               transfer.items.add(new File([bytes], name));
+             });
+             return transfer;
+           }""",
+        payload,
+    )
+    page.dispatch_event("#dropzone", "drop", {"dataTransfer": transfer})
+    expect(page.locator("#chosen li")).to_have_count(2)
+    assert page.eval_on_selector("#file", "input => input.files.length") == 2
+    # submit and read the page's state in the same script: the submit handler runs before the
+    # browser starts the navigation, which Playwright's locators would wait for
+    shown = page.evaluate(
+        """() => {
+             document.getElementById("submit").click();
+             const progress = document.getElementById("progress");
+             return {hidden: progress.hidden, text: progress.textContent};
+           }"""
+    )
+    assert shown["hidden"] is False
+    assert "stitching 2 files and searching" in shown["text"]
+    page.wait_for_url(f"{base_url}/lightcurves/*", timeout=300_000)
+    read_stitched_result(page)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "lightcurve_result_stitched.png"), full_page=True)
+    page.close()
 
 
 def test_without_javascript_the_multiple_file_input_still_stitches(

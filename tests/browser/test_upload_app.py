@@ -5,20 +5,14 @@ tests/browser/conftest.py."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, expect
 
 from scoring.lightcurves import store
-from scoring.web import app
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import SCREENSHOTS, serve
 
 # The first test may build the session's scored warehouse and train the light-curve classifier.
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -26,32 +20,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 KEPLER6 = store.LIGHTCURVE_DIR / "kplr010874614-2009131105131_llc.fits"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def base_url(lightcurve_warehouse: str) -> Iterator[str]:
-    """`exohunter serve`'s app on a free port, in a thread of this process."""
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app.create_app(lightcurve_warehouse), host="127.0.0.1", port=port)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/lightcurves", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(lightcurve_warehouse) as url:
+        yield url
 
 
 def test_upload_kepler6_and_read_period_and_p_planet(browser: Browser, base_url: str) -> None:
