@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 import time
 from typing import Any
 
@@ -17,7 +16,7 @@ from psycopg import sql
 from pyod.models.iforest import IForest
 
 from scoring.anomalies import detect, outlier_model, pyod_ensemble
-from scoring.bench.harness import peak_rss_mb, run_child
+from scoring.bench.harness import child_url, peak_rss_mb, run_child
 from scoring.ml import feature_mart
 
 SCALE_PEAK_RSS_TARGET_MB = 2048
@@ -66,7 +65,7 @@ def bench_anomalies(url: str) -> dict[str, float | int]:
 def bench_anomalies_scale(url: str, baseline: dict[str, float | int]) -> dict[str, Any]:
     """The ensemble on every row of the (large, synthetic) feature mart in ``url``, in a
     subprocess so that its peak RSS is its own; compared per row with the shipped snapshot."""
-    figures = run_child(["scoring.bench.anomalies", url], "anomaly-ensemble")
+    figures = run_child(["scoring.bench.anomalies"], "anomaly-ensemble", url)
     per_row_ratio = (figures["seconds"] / figures["rows"]) / (
         baseline["ensemble_s"] / baseline["rows"]
     )
@@ -100,4 +99,4 @@ def _ensemble_on_the_mart(url: str) -> None:
 
 
 if __name__ == "__main__":
-    _ensemble_on_the_mart(sys.argv[1])
+    _ensemble_on_the_mart(child_url())

@@ -7,6 +7,7 @@ depend on the machine, a ratio to the same work done the plain way a moment earl
 from __future__ import annotations
 
 import json
+import os
 import random
 import resource
 import subprocess
@@ -15,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 SEED = 20190120
+#: How run_child hands a child the warehouse URL, password included: a command line is public
+#: (``ps``, /proc/PID/cmdline), a process's environment is readable by its owner only.
+URL_VARIABLE = "EXOHUNTER_BENCH_URL"
 
 
 def write_synthetic(source: Path, target: Path, rows: int, seed: int = SEED) -> None:
@@ -60,15 +64,24 @@ def write_synthetic(source: Path, target: Path, rows: int, seed: int = SEED) -> 
         out.write("".join(chunk))
 
 
-def run_child(module_args: list[str], what: str) -> dict[str, Any]:
-    """Run ``python -m MODULE ARGS`` in a fresh interpreter, so that its peak RSS is its own;
-    return the JSON object it prints last."""
+def run_child(module_args: list[str], what: str, url: str) -> dict[str, Any]:
+    """Run ``python -m MODULE ARGS`` in a fresh interpreter, so that its peak RSS is its own,
+    on the warehouse at ``url`` (:func:`child_url`); return the JSON object it prints last."""
     child = subprocess.run(
-        [sys.executable, "-m", *module_args], capture_output=True, text=True, check=False
+        [sys.executable, "-m", *module_args],
+        env={**os.environ, URL_VARIABLE: url},
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if child.returncode != 0:
         raise RuntimeError(f"the {what} benchmark subprocess failed:\n{child.stderr}")
     return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def child_url() -> str:
+    """The warehouse URL :func:`run_child` gave this process."""
+    return os.environ[URL_VARIABLE]
 
 
 def peak_rss_mb() -> float:

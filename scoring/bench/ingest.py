@@ -21,7 +21,7 @@ import psycopg
 from psycopg import sql
 
 from scoring import settings
-from scoring.bench.harness import peak_rss_mb, run_child, write_synthetic
+from scoring.bench.harness import child_url, peak_rss_mb, run_child, write_synthetic
 from scoring.ingest import batches, loader
 from scoring.ingest.columns import known_columns
 from scoring.ingest.layout import BLOCK_SIZE
@@ -172,7 +172,7 @@ def _bench_scale(url: str, path: Path) -> dict[str, float | int | str]:
     baseline_s, baseline_rows = _timed_baseline(url, path)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(sql.SQL("truncate {}").format(BASELINE_TABLE))
-    figures = run_child(["scoring.bench.ingest", "ingest-child", str(path), url], "ingest")
+    figures = run_child(["scoring.bench.ingest", "ingest-child", str(path)], "ingest", url)
     with psycopg.connect(url, autocommit=True) as conn:
         batches.delete_batch(conn, figures["batch_id"])
     if figures["rows"] != baseline_rows:
@@ -209,7 +209,7 @@ def _ingest_child(path: str, url: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "ingest-child":
-        _ingest_child(sys.argv[2], sys.argv[3])
+    if len(sys.argv) == 3 and sys.argv[1] == "ingest-child":
+        _ingest_child(sys.argv[2], child_url())
     else:
-        bench_ingest(sys.argv[1] if len(sys.argv) > 1 else None)
+        bench_ingest()  # the warehouse every command uses (EXOHUNTER_DATABASE_URL or embedded)

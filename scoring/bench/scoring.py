@@ -4,7 +4,6 @@ same rows, and batch scoring of a large synthetic feature mart under a memory bo
 from __future__ import annotations
 
 import json
-import sys
 import time
 from typing import Any
 
@@ -12,7 +11,7 @@ import pandas as pd
 import psycopg
 from sqlalchemy import create_engine
 
-from scoring.bench.harness import peak_rss_mb, run_child
+from scoring.bench.harness import child_url, peak_rss_mb, run_child
 from scoring.classifier import predict, training
 from scoring.ml import feature_mart, registry
 from scoring.warehouse import writeback
@@ -97,7 +96,7 @@ def _write_back_race(url: str, rows: pd.DataFrame) -> tuple[float, float]:
 def bench_scoring_scale(url: str) -> dict[str, Any]:
     """Score every row of the (large, synthetic) feature mart in ``url`` batch by batch, in a
     subprocess so that its peak RSS is its own."""
-    figures = run_child(["scoring.bench.scoring", url], "batch-scoring")
+    figures = run_child(["scoring.bench.scoring"], "batch-scoring", url)
     ok = figures["peak_rss_mb"] < SCALE_PEAK_RSS_TARGET_MB
     print(
         f"batch scoring, {figures['rows']:,} synthetic KOIs in batches of {BATCH_ROWS:,}:"
@@ -128,4 +127,4 @@ def _score_mart_in_batches(url: str) -> None:
 
 
 if __name__ == "__main__":
-    _score_mart_in_batches(sys.argv[1])
+    _score_mart_in_batches(child_url())
