@@ -12,10 +12,15 @@ what was expected, and nothing is written before a file has passed. What is kept
   come from the headers.
 - CSV: a time column and a flux column (names matched case-insensitively), optionally a flux
   error; the time system as the user states it, else from the column name, else from the values.
+
+Every reader's light curve, and a stitched one, goes through :func:`validate`: NaN and infinite
+points are dropped like flagged cadences; a time column that is not in days (an absurd span or
+cadence: seconds, most often) and a flux no star gives (1e308) refuse the file.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -28,9 +33,23 @@ import numpy as np
 from scoring.errors import ExoHunterError
 
 MAX_FILE_BYTES = 50 * 2**20  # 50 MB (MiB)
-MAX_POINTS = 1_000_000  # a Kepler full mission at 1-minute cadence is ~1.4 M; 30-minute ~65 k
+# Rows in a file and points in a light curve: a Kepler quarter at 1-minute cadence is ~130 k, a
+# TESS sector at 20 s ~120 k, the full Kepler mission at 30 minutes ~65 k.
+MAX_POINTS = 1_000_000
 MIN_POINTS = 100
 MIN_SPAN_DAYS = 1.0
+# What every real light curve satisfies, with a margin; a file outside is in other units (a time
+# column in seconds), or corrupt. The search's work grows with the span, so such a file must be
+# refused here rather than searched for minutes.
+MAX_SPAN_DAYS = 36_525.0  # 100 years: Kepler's mission is 1,470 days, TESS's first seven years
+# ~2,600, the longest ground surveys a few decades.
+MAX_CADENCE_DAYS = 5.0  # median: from 20 s (TESS) to the 1-3 days of sparse ground surveys; a
+# time column in seconds has a median of 20 "days" or more (TESS's shortest exposure).
+MAX_ABS_TIME_DAYS = 1e7  # the largest time system, the Julian Date, is 2.46 million days today
+MAX_ABS_FLUX = 1e15  # the brightest stars give ~1e9 e-/s on Kepler and TESS; no flux unit in use
+# (e-/s, ADU, Jy...) reaches 1e15 for a star
+MAX_FLUX_RATIO = 1e6  # |flux| over the median flux: flares reach tens of times a star's flux; it
+# also keeps the normalised flux's squares and sums (the search's) far from overflow
 TIME_SYSTEMS = ("BKJD", "BTJD", "BJD", "MJD", "relative days")
 _BJD_REFERENCE = {2454833: "BKJD", 2457000: "BTJD"}
 
@@ -96,22 +115,30 @@ class LightCurve:
         return float(np.median(np.diff(self.time)) * 24 * 60)
 
 
-# -- common checks ------------------------------------------------------------------------------
-def _finish(lc: LightCurve, name: str) -> LightCurve:
-    """Drop non-finite points, sort by time, and refuse what cannot be searched."""
+# -- the one validation every reader's light curve goes through ---------------------------------
+def validate(lc: LightCurve, name: str) -> LightCurve:
+    """Refuse what is not a light curve in days; drop the non-finite points; sort by time.
+
+    Points whose time or flux is NaN or infinite are missing data (FITS writes NaN in gaps), and
+    are dropped as the flagged cadences are, if enough remain. A finite value no light curve
+    holds (a flux of 1e308, a span of millions of days) is not missing data: the file is refused.
+    """
+    _check_shapes(lc, name)
     if lc.n_cadences == 0:
         raise LightCurveError(f"{name}: the light curve has no rows")
-    finite = np.isfinite(lc.time) & np.isfinite(lc.flux)
     if not np.isfinite(lc.flux).any():
         raise LightCurveError(
-            f"{name}: the flux column {lc.flux_column!r} is NaN (or empty) in every row"
+            f"{name}: the flux column {lc.flux_column!r} is NaN (or empty) in every row, or "
+            "infinite"
         )
-    lc.n_dropped_nonfinite = int((~finite).sum())
+    finite = np.isfinite(lc.time) & np.isfinite(lc.flux)
+    lc.n_dropped_nonfinite += int((~finite).sum())
     order = np.argsort(lc.time[finite], kind="stable")
     lc.time = lc.time[finite][order]
     lc.flux = lc.flux[finite][order]
     if lc.flux_err is not None:
-        lc.flux_err = lc.flux_err[finite][order]
+        error = lc.flux_err[finite][order]
+        lc.flux_err = np.where(np.isfinite(error), error, np.nan)  # unknown, as when absent
     if lc.n_points < MIN_POINTS:
         raise LightCurveError(
             f"{name}: only {lc.n_points} usable points (after dropping flagged and NaN cadences); "
@@ -121,16 +148,86 @@ def _finish(lc: LightCurve, name: str) -> LightCurve:
         raise LightCurveError(
             f"{name}: {lc.n_points:,} points; the limit is {MAX_POINTS:,} per light curve"
         )
-    if lc.span_days < MIN_SPAN_DAYS:
-        raise LightCurveError(
-            f"{name}: the light curve spans {lc.span_days:.2f} days; at least {MIN_SPAN_DAYS:g} "
-            "day is needed (is the time column in days?)"
-        )
-    if not np.median(lc.flux) > 0:
+    _check_time(lc, name)
+    median = float(np.median(lc.flux))
+    if not median > 0:
         raise LightCurveError(
             f"{name}: the median flux is not positive; expected a photometric flux"
         )
+    _check_flux(lc.flux, f"the flux column {lc.flux_column!r}", median, name)
+    if lc.flux_err is not None:
+        _check_flux(lc.flux_err, "its error", median, name)
     return lc
+
+
+def _check_rows(n_rows: int, name: str) -> None:
+    """Refuse a file with more rows than a light curve may have, before parsing them."""
+    if n_rows > MAX_POINTS:
+        raise LightCurveError(
+            f"{name}: {n_rows:,} rows; the limit is {MAX_POINTS:,} per light curve"
+        )
+
+
+def _check_shapes(lc: LightCurve, name: str) -> None:
+    arrays = [lc.time, lc.flux] + ([] if lc.flux_err is None else [lc.flux_err])
+    if any(a.ndim != 1 for a in arrays) or len({len(a) for a in arrays}) > 1:
+        shapes = " and ".join(str(a.shape) for a in arrays)
+        raise LightCurveError(
+            f"{name}: time and flux must be lists of numbers of one length (shapes {shapes})"
+        )
+
+
+def _check_time(lc: LightCurve, name: str) -> None:
+    """The times are days (BJD, BKJD, BTJD, MJD or relative): their range and sampling say so."""
+    peak = float(np.abs(lc.time).max())
+    if peak > MAX_ABS_TIME_DAYS:
+        raise LightCurveError(
+            f"{name}: time values reach {peak:.3g}; no time system in days goes beyond "
+            f"{MAX_ABS_TIME_DAYS:.0e} (the Julian Date is 2.46 million): convert the time to days "
+            "(BJD, BKJD, BTJD or MJD)"
+        )
+    span, cadence = lc.span_days, float(np.median(np.diff(lc.time)))
+    if span < MIN_SPAN_DAYS:
+        raise LightCurveError(
+            f"{name}: the light curve spans {span:.2f} days; at least {MIN_SPAN_DAYS:g} "
+            "day is needed (is the time column in days?)"
+        )
+    if span > MAX_SPAN_DAYS or cadence > MAX_CADENCE_DAYS:
+        raise LightCurveError(
+            f"{name}: the time column spans {span:,.0f} days with a median cadence of "
+            f"{cadence:,.2f} days; a light curve spans at most {MAX_SPAN_DAYS:,.0f} days (100 "
+            f"years) with a median cadence of at most {MAX_CADENCE_DAYS:g} days: "
+            f"{_unit_hint(span, cadence)}"
+        )
+
+
+# The units a time column is mistakenly in, with their number per day.
+_TIME_UNITS = (("seconds", 86_400.0), ("minutes", 1_440.0))
+
+
+def _unit_hint(span: float, cadence: float) -> str:
+    """The likely unit mistake: the first unit in which the span and the cadence are those of
+    a light curve (a cadence of at least 10 s: TESS's shortest is 20 s)."""
+    for unit, per_day in _TIME_UNITS:
+        days, seconds = span / per_day, cadence / per_day * 86_400
+        if MIN_SPAN_DAYS <= days <= MAX_SPAN_DAYS and 10 <= seconds <= MAX_CADENCE_DAYS * 86_400:
+            return (
+                f"it looks like {unit}, not days (as {unit}: {days:,.1f} days at a cadence of "
+                f"{seconds:,.0f} s) — convert the time to days (BJD, BKJD, BTJD or MJD)"
+            )
+    return "is the time column in days (BJD, BKJD, BTJD or MJD)?"
+
+
+def _check_flux(values: np.ndarray, what: str, median: float, name: str) -> None:
+    """A finite value no photometry gives (1e308 overflows the normalisation) refuses the file."""
+    finite = values[np.isfinite(values)]
+    peak = float(np.abs(finite).max()) if len(finite) else 0.0
+    if peak > MAX_ABS_FLUX or peak > MAX_FLUX_RATIO * median:
+        raise LightCurveError(
+            f"{name}: {what} reaches {peak:,.4g} with a median flux of {median:,.4g}; a "
+            f"photometric flux stays within {MAX_ABS_FLUX:.0e} and {MAX_FLUX_RATIO:.0e} times its "
+            "median: a corrupt or mis-scaled column"
+        )
 
 
 # -- FITS ---------------------------------------------------------------------------------------
@@ -187,11 +284,12 @@ def read_fits(data: bytes, name: str) -> LightCurve:
             raise LightCurveError(f"{name}: the light-curve table cannot be read ({exc})") from exc
         if rows is None or len(rows) == 0:
             raise LightCurveError(f"{name}: the light-curve table has no rows")
+        _check_rows(len(rows), name)
         flux_column = next(
             (
                 c
                 for c in ("PDCSAP_FLUX", "SAP_FLUX", "FLUX")
-                if c in columns and np.isfinite(np.asarray(rows[c], float)).any()
+                if c in columns and np.isfinite(_numeric(rows, c, name)).any()
             ),
             None,
         )
@@ -202,13 +300,15 @@ def read_fits(data: bytes, name: str) -> LightCurve:
             raise LightCurveError(
                 f"{name}: the light-curve table has no PDCSAP_FLUX, SAP_FLUX or FLUX column"
             )
-        time_ = np.asarray(rows["TIME"], float)
-        flux = np.asarray(rows[flux_column], float)
+        time_ = _numeric(rows, "TIME", name)
+        flux = _numeric(rows, flux_column, name)
         error_column = f"{flux_column}_ERR"
-        flux_err = np.asarray(rows[error_column], float) if error_column in columns else None
+        flux_err = _numeric(rows, error_column, name) if error_column in columns else None
         quality_column = next((c for c in ("QUALITY", "SAP_QUALITY") if c in columns), None)
         flagged = (
-            np.asarray(rows[quality_column]) != 0 if quality_column else np.zeros(len(time_), bool)
+            _numeric(rows, quality_column, name) != 0
+            if quality_column
+            else np.zeros(len(time_), bool)
         )
         mission = _mission(primary)
         reference = _header_int(header, "BJDREFI")
@@ -226,7 +326,19 @@ def read_fits(data: bytes, name: str) -> LightCurve:
             n_dropped_quality=int(flagged.sum()),
             section=_section(primary),
         )
-    return _finish(lc, name)
+    return validate(lc, name)
+
+
+def _numeric(rows, column: str, name: str) -> np.ndarray:
+    """A table column as floats; a column of text (or of anything else) is refused."""
+    try:
+        return np.asarray(rows[column], float)
+    except (TypeError, ValueError):
+        first = str(rows[column][0]).strip()[:30] if len(rows) else ""
+        raise LightCurveError(
+            f"{name}: the column {column} holds {first!r}, not numbers; a light-curve table's "
+            "columns are numeric"
+        ) from None
 
 
 def _target_id(primary, mission: str) -> str | None:
@@ -272,14 +384,18 @@ def detect_time_system(column: str, values: np.ndarray) -> str:
     return "relative days"
 
 
-def read_csv(data: bytes, name: str, time_system: str | None = None) -> LightCurve:
+def _text(data: bytes, name: str) -> str:
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise LightCurveError(
             f"{name}: not a FITS file and not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
-            f"{exc.start}); expected a Kepler/K2/TESS FITS light curve or a CSV"
+            f"{exc.start}); expected a Kepler/K2/TESS FITS light curve, a CSV or JSON lines"
         ) from None
+
+
+def read_csv(data: bytes, name: str, time_system: str | None = None) -> LightCurve:
+    text = _text(data, name)
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     if not lines:
         raise LightCurveError(f"{name}: the file has no rows (only blank or comment lines)")
@@ -300,6 +416,7 @@ def read_csv(data: bytes, name: str, time_system: str | None = None) -> LightCur
             "sap_flux ...), optionally flux_err"
         )
     error_index = _pick(header, _ERROR_NAMES)
+    _check_rows(len(lines) - 1, name)
     table = _numbers(lines[1:], dialect, len(header), name)
     time_ = table[:, time_index]
     if time_system is not None and time_system not in TIME_SYSTEMS:
@@ -317,28 +434,34 @@ def read_csv(data: bytes, name: str, time_system: str | None = None) -> LightCur
         flux_column=header[flux_index],
         n_cadences=len(table),
     )
-    return _finish(lc, name)
+    return validate(lc, name)
 
 
 def _numbers(rows: list[str], dialect, width: int, name: str) -> np.ndarray:
     values = np.full((len(rows), width), np.nan)
-    for number, fields in enumerate(csv.reader(rows, dialect)):
-        if len(fields) != width:
-            raise LightCurveError(
-                f"{name}: data row {number + 1} has {len(fields)} fields, the header {width}"
-            )
-        for column, field_ in enumerate(fields):
-            text = field_.strip()
-            if text == "" or text.lower() in ("nan", "null", "none", "na"):
-                continue
-            try:
-                values[number, column] = float(text)
-            except ValueError:
-                raise LightCurveError(
-                    f"{name}: data row {number + 1}, column {column + 1}: {text[:30]!r} is not a "
-                    "number"
-                ) from None
+    try:
+        for number, fields in enumerate(csv.reader(rows, dialect)):
+            _parse_row(values, number, fields, width, name)
+    except csv.Error as exc:  # a field over the csv module's limit (128 kB)
+        raise LightCurveError(f"{name}: not a CSV of numbers ({exc})") from None
     return values
+
+
+def _parse_row(values: np.ndarray, number: int, fields: list[str], width: int, name: str) -> None:
+    if len(fields) != width:
+        raise LightCurveError(
+            f"{name}: data row {number + 1} has {len(fields)} fields, the header {width}"
+        )
+    for column, field_ in enumerate(fields):
+        text = field_.strip()
+        if text == "" or text.lower() in ("nan", "null", "none", "na"):
+            continue
+        try:
+            values[number, column] = float(text)
+        except ValueError:
+            raise LightCurveError(
+                f"{name}: data row {number + 1}, column {column + 1}: {text[:30]!r} is not a number"
+            ) from None
 
 
 # -- JSON lines (the shipped labelled sample) ---------------------------------------------------
@@ -347,20 +470,23 @@ _KEPLER_NAME = re.compile(r"kplr(\d{9})")
 
 def read_jsonl(data: bytes, name: str) -> list[LightCurve]:
     curves = []
-    for number, line in enumerate(data.decode("utf-8").splitlines(), 1):
+    for number, line in enumerate(_text(data, name).splitlines(), 1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
+            if not isinstance(record, dict):
+                raise TypeError(f"a JSON {type(record).__name__}")
             time_ = np.asarray(record["time"], float)
             flux = np.asarray(record["flux"], float)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise LightCurveError(
-                f"{name}: line {number} is not a JSON object with time and flux arrays ({exc})"
+                f"{name}: line {number} is not a JSON object with time and flux arrays "
+                f"({type(exc).__name__}: {str(exc)[:80]})"
             ) from None
-        if time_.shape != flux.shape:
-            raise LightCurveError(f"{name}: line {number}: time and flux differ in length")
+        _check_rows(time_.size, f"{name} line {number}")
         series = str(record.get("name", number))
+        label = record.get("label")
         match = _KEPLER_NAME.search(series)
         lc = LightCurve(
             time=time_,
@@ -372,11 +498,11 @@ def read_jsonl(data: bytes, name: str) -> list[LightCurve]:
             time_system="BKJD" if match else "relative days",
             file_format="jsonl",
             flux_column="flux",
-            n_cadences=len(time_),
+            n_cadences=time_.size,
             series_key=f"{number}:{series}",
-            label=record.get("label"),
+            label=None if label is None else str(label),
         )
-        curves.append(_finish(lc, f"{name} line {number}"))
+        curves.append(validate(lc, f"{name} line {number}"))
     if not curves:
         raise LightCurveError(f"{name}: no light curves in the file")
     return curves
@@ -403,7 +529,7 @@ def read_bytes(data: bytes, name: str, time_system: str | None = None) -> list[L
             f"{name}: a binary file that is not FITS; expected a Kepler/K2/TESS FITS light curve "
             "or a CSV (time, flux[, flux_err])"
         )
-    if data.lstrip()[:1] == b"{":
+    if data.removeprefix(codecs.BOM_UTF8).lstrip()[:1] == b"{":
         return read_jsonl(data, name)
     return [read_csv(data, name, time_system)]
 

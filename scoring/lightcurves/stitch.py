@@ -8,8 +8,9 @@ Pure: bytes in, a :class:`Stitched` out, no warehouse.
 A set is refused, before anything is written, with one line that names the files at fault: a
 file that is not a light curve (its own reason), a file that holds several series, the same file
 twice, files of different missions, stars, formats or time systems, segments that overlap in
-time (the same quarter twice), more than :data:`MAX_FILES` files, or more than
-:data:`readers.MAX_POINTS` points together.
+time (the same quarter twice), more than :data:`MAX_FILES` files, more than
+:data:`readers.MAX_POINTS` points together, or a set that together fails
+:func:`readers.validate` (files years apart: a span no light curve has).
 """
 
 from __future__ import annotations
@@ -208,11 +209,12 @@ def stitch(
         series_key=SERIES_KEY,
         notes=[f"stitched from {len(curves)} files, each divided by its median flux"],
     )
-    first_name = segments[0].file_name
+    file_name = f"{segments[0].file_name} + {len(curves) - 1} more"
     return Stitched(
-        lightcurve=lightcurve,
+        # each file passed on its own; the set must too (files far apart span too long)
+        lightcurve=readers.validate(lightcurve, file_name),
         segments=tuple(segments),
         sha256=set_sha256(hashes) if all(hashes) else "",
-        file_name=f"{first_name} + {len(curves) - 1} more",
+        file_name=file_name,
         file_bytes=sum(sizes),
     )
