@@ -5,6 +5,8 @@ Everything comes from the environment so that the CLI, dbt, the tests and the co
 - ``EXOHUNTER_HOME``: state directory (embedded warehouse, secrets, model artifacts);
   default ``.exohunter/`` in the checkout.
 - ``EXOHUNTER_DATABASE_URL``: an existing PostgreSQL to use instead of the embedded one.
+- ``EXOHUNTER_ALLOWED_HOSTS``: the names the web app answers to besides 127.0.0.1 and
+  localhost (comma-separated; ``*.example.org`` for a domain's sub-domains).
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ def home() -> Path:
 def external_database_url() -> str | None:
     """The user's own PostgreSQL, if they pointed ExoHunter at one."""
     return os.environ.get("EXOHUNTER_DATABASE_URL") or None
+
+
+def allowed_hosts() -> list[str]:
+    """The host names ``EXOHUNTER_ALLOWED_HOSTS`` adds to the web app's own."""
+    value = os.environ.get("EXOHUNTER_ALLOWED_HOSTS", "")
+    return [host.strip() for host in value.split(",") if host.strip()]
 
 
 def secret(name: str, nbytes: int = 24) -> str:

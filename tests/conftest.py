@@ -29,6 +29,9 @@ def exohunter_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     previous = os.environ.get("EXOHUNTER_HOME")
     os.environ["EXOHUNTER_HOME"] = str(home)
     os.environ.pop("EXOHUNTER_DATABASE_URL", None)
+    # Starlette's TestClient says "Host: testserver": a name the web app answers to only when
+    # told (the Host allow-list, scoring/web/security.py).
+    os.environ["EXOHUNTER_ALLOWED_HOSTS"] = "testserver"
     yield home
     if previous is None:
         os.environ.pop("EXOHUNTER_HOME", None)

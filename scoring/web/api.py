@@ -240,6 +240,9 @@ router = APIRouter()
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"description": "Warehouse down, or no champion model yet"}
 }
+#: A KOI as the archive names it: a malformed name (a NUL byte, a path) is a 422 naming the
+#: pattern, before it reaches the warehouse; an unknown well-formed one is a 404.
+KoiName = Annotated[str, Path(pattern=r"^K\d{5}\.\d{2}$", examples=["K00752.01"])]
 
 
 @router.get(
@@ -277,7 +280,7 @@ def models(request: Request) -> list[schemas.ModelSummary]:
 )
 def koi(
     request: Request,
-    kepoi_name: Annotated[str, Path(max_length=32, examples=["K00752.01"])],
+    kepoi_name: KoiName,
     top: Annotated[
         int, Query(ge=1, le=len(schemas.SIGNAL_FIELDS), description="Contributions")
     ] = 10,
@@ -298,7 +301,7 @@ def koi(
 )
 def koi_report(
     request: Request,
-    kepoi_name: Annotated[str, Path(max_length=32, examples=["K00752.01"])],
+    kepoi_name: KoiName,
 ) -> Response:
     with state.warehouse(request).connect() as conn:
         report = content.load(conn, kepoi_name)  # content.UnknownKoi: a 404

@@ -5,8 +5,9 @@ answers it with ``{"detail": "<one line>"}`` and the status of :func:`status_of`
 user's own input (an unknown KOI, a file that is not a light curve, a refused upload), 503 for
 every other refusal (the warehouse is down or holds nothing to serve yet; the line says what to
 run). A database failure that psycopg raises mid-request is a 503 as well, and a request that
-fails validation a 422 naming the field. Anything else is a bug: a 500 that says so, the
-traceback going to the server log, never to the user.
+fails validation a 422 naming the field, and a body over its route's limit (``max_body_size``,
+counted by Starlette while it streams in) a 413 "Content Too Large". Anything else is a bug: a
+500 that says so, the traceback going to the server log, never to the user.
 """
 
 from __future__ import annotations
@@ -41,6 +42,13 @@ class Refused(ExoHunterError):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+def check_text(name: str, text: str | None) -> None:
+    """Refuse a control character (NUL above all: PostgreSQL cannot store it in text) in a text
+    the user gave, before it goes anywhere near the warehouse."""
+    if text is not None and (bad := next((c for c in text if ord(c) < 32 or ord(c) == 127), None)):
+        raise Refused(422, f"{name}: contains the control character {bad!r}; remove it")
 
 
 def status_of(exc: ExoHunterError) -> int:

@@ -22,6 +22,10 @@ from scoring.ml import features
 # scored in batch only) and the multiplicity counts, never missing in the mart, so the model has
 # never seen them missing. Every other value may be null: the model handles missing values
 # natively, as it does for archive rows without them.
+# And every number lies within +-MAGNITUDE_LIMIT: no honest feature of a transit reaches a
+# billion in its unit (the archive's largest value, an insolation, is 1.1e7), and the model
+# computes in float32, where 1e39 and beyond (a period of 1e308, say) would be infinite.
+MAGNITUDE_LIMIT = 1e9
 _POSITIVE = {"gt": 0}
 _NON_NEGATIVE = {"ge": 0}
 SIGNAL_FIELDS: dict[str, tuple[type, bool, dict[str, float], str]] = {
@@ -84,6 +88,8 @@ def build_signal_model() -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for name in features.HONEST_FEATURES:
         kind, required, bounds, description = SIGNAL_FIELDS[name]
+        if kind is not bool:
+            bounds = _within_magnitude_limit(bounds)
         if required:
             fields[name] = (kind, Field(..., description=description, **bounds))
         else:
@@ -94,6 +100,16 @@ def build_signal_model() -> type[BaseModel]:
         __doc__="The honest features of one transit signal, as in marts.fct_koi_features.",
         **fields,
     )
+
+
+def _within_magnitude_limit(bounds: dict[str, float]) -> dict[str, float]:
+    """``bounds``, with +-:data:`MAGNITUDE_LIMIT` where it sets none of its own."""
+    limited = dict(bounds)
+    if "le" not in limited and "lt" not in limited:
+        limited["le"] = MAGNITUDE_LIMIT
+    if "ge" not in limited and "gt" not in limited:
+        limited["ge"] = -MAGNITUDE_LIMIT
+    return limited
 
 
 Signal = build_signal_model()

@@ -1,7 +1,8 @@
 """What the web app keeps across requests: the warehouse it reads and the artifacts it has loaded.
 
-:func:`scoring.web.app.create_app` puts one :class:`Warehouse` and one :class:`ArtifactCache` on
-``app.state``; the routers reach them through :func:`warehouse` and :func:`artifacts`. Every
+:func:`scoring.web.app.create_app` puts one :class:`Warehouse`, one :class:`ArtifactCache` and
+the analysis threads (:class:`scoring.web.workers.Analyses`) on ``app.state``; the routers reach
+them through :func:`warehouse`, :func:`artifacts` and :func:`analyses`. Every
 request opens its own connection, so a restarted database is picked up without restarting the
 app.
 """
@@ -20,6 +21,7 @@ from fastapi import Request
 from scoring import settings
 from scoring.ml import registry
 from scoring.warehouse import server
+from scoring.web import workers
 
 CONNECT_TIMEOUT_S = 5  # a health check must answer quickly, even when the database hangs
 
@@ -71,3 +73,8 @@ def warehouse(request: Request) -> Warehouse:
 def artifacts(request: Request) -> ArtifactCache:
     """The champion artifacts of the app serving ``request``."""
     return request.app.state.artifacts
+
+
+def analyses(request: Request) -> workers.Analyses:
+    """The analysis threads of the app serving ``request``."""
+    return request.app.state.analyses

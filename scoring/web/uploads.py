@@ -8,13 +8,15 @@ the same for a shipped example; ``GET /lightcurves/{id}`` the result. JSON:
 ``POST /api/lightcurves`` (multipart, the same fields; several ``file`` fields are the files of
 one star, stitched into one light curve and one upload) and ``GET /api/lightcurves/{id}``.
 
-Uploads are bounded (:data:`scoring.lightcurves.readers.MAX_FILE_BYTES` per file and
-:data:`MAX_UPLOAD_BYTES` together, read in chunks and cut off past the limit;
-:data:`scoring.lightcurves.readers.MAX_POINTS`) and parsed completely before anything is
-written: a file that is not a light curve, or a set of files that is not one star, is a 4xx whose
-message says why, and the warehouse is untouched. A stored upload is searched and scored at
-once; its result is then read back from the warehouse, so the page and the API say what the
-warehouse says.
+Uploads are bounded while they stream in: a request body over :data:`MAX_REQUEST_BYTES` is a
+413 before it is read (``Content-Length``) or as soon as it is (counted); then
+:data:`scoring.lightcurves.readers.MAX_FILE_BYTES` per file and :data:`MAX_UPLOAD_BYTES`
+together, and :data:`scoring.lightcurves.readers.MAX_POINTS`. They are parsed completely before
+anything is written: a file that is not a light curve, or a set of files that is not one star, is
+a 4xx whose message says why, and the warehouse is untouched. A stored upload is searched and
+scored at once, in one of the app's analysis threads (:mod:`scoring.web.workers`, never on the
+event loop), in one transaction; its result is then read back from the warehouse, so the page and
+the API say what the warehouse says.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ import math
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,13 +41,16 @@ from scoring.errors import ExoHunterError
 from scoring.lightcurves import anomaly, readers, search, stitch, store
 from scoring.lightcurves.readers import LightCurveError
 from scoring.warehouse import server
-from scoring.web import http_errors, state
+from scoring.web import http_errors, state, workers
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 DEFAULT_SUPERSET_URL = "http://127.0.0.1:8088"
 _CHUNK = 1 << 20
 _FIGURES_KEPT = 8
 MAX_UPLOAD_BYTES = 4 * readers.MAX_FILE_BYTES  # all the files of one upload together
+# The whole request: the files, the form fields and the multipart framing of up to
+# stitch.MAX_FILES parts. Streamed bodies are counted, so nothing larger is ever spooled.
+MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 2**20
 _RECENT = 20
 _BENCHMARK = Path("benchmark") / "kepler"
 
@@ -140,6 +147,12 @@ async def _read_bounded(file: UploadFile, already: int = 0) -> bytes:
     return b"".join(chunks)
 
 
+def _file_name(file: UploadFile) -> str:
+    name = str(file.filename)
+    http_errors.check_text("file name", name)
+    return name
+
+
 def _number(name: str, text: str | None, low: float, high: float) -> float | None:
     if text is None or not text.strip():
         return None
@@ -155,6 +168,7 @@ def _number(name: str, text: str | None, low: float, high: float) -> float | Non
 def _star(
     star_id: str | None, teff: str | None, logg: str | None, radius: str | None
 ) -> store.StarInput:
+    http_errors.check_text("star id", star_id)
     star = store.StarInput(
         star_id=(star_id or "").strip()[:40] or None,
         teff_k=_number("stellar Teff [K]", teff, 2000, 60000),
@@ -182,33 +196,59 @@ async def _store_upload(
         )
     named: list[tuple[str, bytes]] = []
     for file in chosen:
+        name = _file_name(file)
         data = await _read_bounded(file, sum(len(d) for _, d in named))
-        named.append((str(file.filename), data))
-    return _store_named(request, named, star, via)
+        named.append((name, data))
+    return await _analyse(request, lambda: named, star, via, sum(len(d) for _, d in named))
+
+
+Files = Callable[[], list[tuple[str, bytes]]]
+
+
+async def _analyse(
+    request: Request, files: Files, star: store.StarInput, via: str, held_bytes: int = 0
+) -> int:
+    """Store and analyse ``files()`` (name, bytes pairs: ``held_bytes`` already read, or read in
+    the worker) in one of the app's analysis threads; remember its search for the result page;
+    return the upload id."""
+    url = state.warehouse(request).url()
+    work = partial(_store_named, url, files, star, via)
+    analysis = await state.analyses(request).run(work, held_bytes)
+    _remember(request, analysis)
+    return analysis.upload_id
 
 
 def _store_named(
-    request: Request, named: list[tuple[str, bytes]], star: store.StarInput, via: str
-) -> int:
+    url: str, files: Files, star: store.StarInput, via: str, job: workers.Job
+) -> store.Analysis:
+    """In a worker thread: parse every file, then load and analyse them in one transaction,
+    committed only if the request still waits for it (``job``)."""
     try:
-        if len(named) > 1:
-            stitched = stitch.read_segments(named)  # every refusal before anything is written
-            with server.connect(state.warehouse(request).url(), autocommit=True) as conn:
-                loaded, analysis = store.load_and_analyse_stitched(conn, stitched, via, star)
-        else:
+        named: list[tuple[str, bytes]] = files()
+        stitched = stitch.read_segments(named) if len(named) > 1 else None  # refusals first
+        if stitched is None:
             ((name, data),) = named
             curves = readers.read_bytes(data, name)
             if len(curves) != 1:
                 raise UploadRefused(
                     422, f"{name}: holds {len(curves)} light curves; upload one at a time"
                 )
-            with server.connect(state.warehouse(request).url(), autocommit=True) as conn:
-                ((loaded, analysis),) = store.load_and_analyse(conn, data, name, via, star)
+        with server.connect(url, autocommit=True) as conn:
+            try:
+                with conn.transaction():  # the store's own transactions nest: savepoints
+                    if stitched is not None:
+                        loaded, analysis = store.load_and_analyse_stitched(
+                            conn, stitched, via, star
+                        )
+                    else:
+                        ((loaded, analysis),) = store.load_and_analyse(conn, data, name, via, star)
+                    job.claim()  # raises when the request timed out: rolled back
+            finally:
+                job.release()
     except (LightCurveError, search.SearchError) as exc:
         raise UploadRefused(422, str(exc)) from None
     assert loaded.upload_id is not None and analysis is not None  # web uploads always record
-    _remember(request, analysis)
-    return int(loaded.upload_id)
+    return analysis
 
 
 # -- figures cache ------------------------------------------------------------------------------
@@ -226,10 +266,12 @@ def _remember(request: Request, analysis: store.Analysis) -> None:
 
 
 def _search_for(request: Request, conn: Any, stored: dict[str, Any]) -> Any:
-    cache = getattr(request.app.state, "lightcurve_searches", {})
-    upload_id = stored["upload"]["upload_id"]
-    if upload_id in cache:
-        return cache[upload_id]
+    # Read in a worker thread while uploads add to it: one get, not a test and a lookup.
+    cached = getattr(request.app.state, "lightcurve_searches", {}).get(
+        stored["upload"]["upload_id"]
+    )
+    if cached is not None:
+        return cached
     time_, flux, flux_err = store.points(conn, stored["upload"]["lightcurve_id"])
     return search.search(time_, flux, flux_err)
 
@@ -272,7 +314,9 @@ def _recent(request: Request) -> list[dict[str, Any]] | None:
         return None
 
 
-@router.post("/lightcurves", include_in_schema=False, response_model=None)
+@router.post(
+    "/lightcurves", include_in_schema=False, response_model=None, max_body_size=MAX_REQUEST_BYTES
+)
 async def upload_submit(
     request: Request,
     file: Annotated[list[UploadFile] | None, File()] = None,
@@ -283,30 +327,37 @@ async def upload_submit(
 ) -> Response:
     try:
         upload_id = await _store_upload(request, file, _star(star_id, teff, logg, radius), "web")
-    except UploadRefused as exc:
+    except http_errors.Refused as exc:
         return _upload_form(request, exc.message, exc.status)
     return RedirectResponse(f"/lightcurves/{upload_id}", status_code=303)
 
 
+def _example_files(example: Example) -> list[tuple[str, bytes]]:
+    try:
+        return [(name, readers.read_file(store.LIGHTCURVE_DIR / name)) for name in example.files]
+    except LightCurveError as exc:
+        raise UploadRefused(422, str(exc)) from None
+
+
 @router.post("/lightcurves/examples/{key}", include_in_schema=False, response_model=None)
-def example_submit(request: Request, key: str) -> Response:
+async def example_submit(request: Request, key: str) -> Response:
     """A shipped example, uploaded as a user would (a web upload of its own)."""
     example = EXAMPLES.get(key)
     if example is None:
         raise HTTPException(404, f"no example {key[:40]!r}")
+    star = store.StarInput(star_id=example.star_id)
     try:
-        named = [(name, readers.read_file(store.LIGHTCURVE_DIR / name)) for name in example.files]
-        star = store.StarInput(star_id=example.star_id)
-        upload_id = _store_named(request, named, star, "web")
-    except LightCurveError as exc:
-        return _upload_form(request, str(exc), 422)
-    except UploadRefused as exc:
+        upload_id = await _analyse(request, partial(_example_files, example), star, "web")
+    except http_errors.Refused as exc:
         return _upload_form(request, exc.message, exc.status)
     return RedirectResponse(f"/lightcurves/{upload_id}", status_code=303)
 
 
-@router.get("/lightcurves/{upload_id}", response_class=HTMLResponse, include_in_schema=False)
-def result_page(request: Request, upload_id: int) -> HTMLResponse:
+def _result_and_figures(
+    request: Request, upload_id: int, _: workers.Job
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """In a worker thread: the stored result and its figures (a search again, when the upload
+    is not one of the last few searched)."""
     from scoring.lightcurves import plots
 
     with server.connect(state.warehouse(request).url()) as conn:
@@ -315,7 +366,13 @@ def result_page(request: Request, upload_id: int) -> HTMLResponse:
             raise HTTPException(404, f"no analysed light-curve upload {upload_id}")
         search = _search_for(request, conn, stored)
     dips = anomaly.score(search)
-    figures = plots.all_figures(search, dips, stored["upload"]["time_system"])
+    return stored, plots.all_figures(search, dips, stored["upload"]["time_system"])
+
+
+@router.get("/lightcurves/{upload_id}", response_class=HTMLResponse, include_in_schema=False)
+async def result_page(request: Request, upload_id: int) -> HTMLResponse:
+    work = partial(_result_and_figures, request, upload_id)
+    stored, figures = await state.analyses(request).run(work)
     return TEMPLATES.TemplateResponse(
         request,
         "result.html",
@@ -351,7 +408,10 @@ STELLAR_SOURCES = {
     responses={
         413: {"description": "File too large"},
         422: {"description": "Not a usable light curve, or files that are not one star"},
+        503: {"description": "Busy: too many analyses running or waiting"},
+        504: {"description": "The analysis did not finish in time; nothing stored"},
     },
+    max_body_size=MAX_REQUEST_BYTES,
 )
 async def api_upload(
     request: Request,
