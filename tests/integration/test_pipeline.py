@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import psycopg
 import pytest
+
+from tests.cli import exohunter
 
 pytestmark = pytest.mark.integration
 
@@ -16,14 +17,7 @@ DISPOSITIONS = {"FALSE POSITIVE": 4841, "CANDIDATE": 2424, "CONFIRMED": 2299}
 
 
 def run_pipeline(url: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "EXOHUNTER_DATABASE_URL": url, "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "scoring", "run"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
+    return exohunter("run", env={**os.environ, "EXOHUNTER_DATABASE_URL": url}, timeout=1800)
 
 
 def marts_state(url: str) -> dict[str, object]:

@@ -4,10 +4,8 @@ pages rendered to PNG with pdftoppm, kept under build/reports/ for a human to lo
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from scoring import settings
 from scoring.classifier import training
 from scoring.reports import content, pdf
 from scoring.web import app
+from tests.cli import exohunter
 
 pytestmark = pytest.mark.integration
 
@@ -58,16 +57,6 @@ def best_candidates(url: str, n: int) -> list[str]:
             (training.TASK, n),
         ).fetchall()
     return [r[0] for r in rows]
-
-
-def exohunter(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scoring", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "COLUMNS": "200"},  # rich wraps errors at the terminal width
-    )
 
 
 def pdf_text(path: Path) -> str:

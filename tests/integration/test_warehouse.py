@@ -15,18 +15,9 @@ import pytest
 
 from scoring import settings
 from scoring.warehouse import migrate, server
+from tests.cli import exohunter
 
 pytestmark = pytest.mark.integration
-
-
-def exohunter(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scoring", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_embedded_lifecycle_keeps_data(tmp_path: Path) -> None:
