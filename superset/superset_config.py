@@ -45,3 +45,25 @@ FEATURE_FLAGS = {
     "ALERT_REPORTS": False,
     "THUMBNAILS": False,
 }
+
+# Login throttling. Superset 6.1 sets AUTH_RATE_LIMITED but enables Flask-Limiter only with
+# SUPERSET_ENV=production, so nothing throttled a password guesser. Five login attempts per 40 s
+# per client address; beyond that, 429 with Retry-After. The counters are in memory: each of the
+# two gunicorn workers keeps its own, so a client gets at most ten attempts per window.
+RATELIMIT_ENABLED = True
+RATELIMIT_STORAGE_URI = "memory://"
+RATELIMIT_HEADERS_ENABLED = True
+# No application-wide limit (Superset's is 50/s): a dashboard loads dozens of assets at once.
+RATELIMIT_APPLICATION = ""
+AUTH_RATE_LIMITED = True
+AUTH_RATE_LIMIT = "5 per 40 second"
+
+
+def FLASK_APP_MUTATOR(app):
+    """Throttle the two routes that check a password (Superset calls this once its app is
+    initialised). Superset 6.1 puts AUTH_RATE_LIMIT on its own login view, which only serves
+    the page; the form posts to Flask-AppBuilder's AuthDBView (``sm.auth_view``), left
+    unthrottled, and the REST login (SecurityApi) never had a limit."""
+    security = app.appbuilder.sm
+    for blueprint in (security.auth_view.blueprint, app.blueprints["SecurityApi"]):
+        security.limiter.limit(AUTH_RATE_LIMIT, methods=["POST"])(blueprint)

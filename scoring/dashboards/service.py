@@ -13,7 +13,8 @@ re-run duplicates nothing. Superset reads the warehouse as the read-only role
 ``EXOHUNTER_SUPERSET_METADATA_URL`` names another. ``SECRET_KEY`` and the admin password are
 generated once into the home's secrets (or read from ``EXOHUNTER_SUPERSET_SECRET_KEY`` /
 ``EXOHUNTER_SUPERSET_ADMIN_PASSWORD``). Superset's state (metadata, pid, port, log) lives in
-``$EXOHUNTER_HOME/superset`` unless ``EXOHUNTER_SUPERSET_HOME`` says otherwise.
+``$EXOHUNTER_HOME/superset`` unless ``EXOHUNTER_SUPERSET_HOME`` says otherwise, owner-only:
+every Superset process runs with umask 077.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ DASHBOARDS = {
 }
 HEALTH_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 30
+# Superset's state holds the admin's password hash and the warehouse password (encrypted with
+# the secret key): owner-only, like the secrets. Every Superset process runs with this umask.
+OWNER_ONLY_UMASK = 0o077
 
 Say = Callable[[str], None]
 
@@ -99,9 +103,11 @@ class Paths:
 
 
 def paths() -> Paths:
-    """``$EXOHUNTER_HOME/superset``, or ``EXOHUNTER_SUPERSET_HOME`` (the benchmark's own)."""
+    """``$EXOHUNTER_HOME/superset``, or ``EXOHUNTER_SUPERSET_HOME`` (the benchmark's own),
+    owner-only (an install made before it was is closed on the way)."""
     root = Path(os.environ.get("EXOHUNTER_SUPERSET_HOME") or settings.home() / "superset")
-    root.mkdir(parents=True, exist_ok=True)
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    root.chmod(0o700)
     return Paths(root)
 
 
@@ -174,6 +180,7 @@ def _run(venv: Path, args: list[str], env: dict[str, str], where: Paths) -> str:
         capture_output=True,
         text=True,
         check=False,
+        umask=OWNER_ONLY_UMASK,
     )
     with where.log_file.open("a", encoding="utf-8") as log:
         log.write(f"$ {' '.join(args)}\n{result.stdout}{result.stderr}\n")
@@ -220,6 +227,8 @@ def bootstrap(url: str, say: Say) -> Bootstrap:
     say("importing the dashboards…")
     output = _run(venv, ["python", str(SUPERSET_DIR / "manage.py"), "setup", str(ASSETS_DIR)],
                   env, where)  # fmt: skip
+    if where.metadata_db.exists():  # made 0644 by an install older than the umask
+        where.metadata_db.chmod(0o600)
     lines = output.strip().splitlines()
     return Bootstrap(
         seconds=time.perf_counter() - start,
@@ -318,6 +327,7 @@ def serve(port: int, say: Say) -> ServerStatus:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            umask=OWNER_ONLY_UMASK,
         )
     where.pid_file.write_text(str(process.pid))
     where.port_file.write_text(str(port))

@@ -3,11 +3,17 @@ restart, and clear errors."""
 
 from __future__ import annotations
 
+import http.cookiejar
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import psycopg
@@ -22,6 +28,7 @@ from scoring.warehouse import server
 pytestmark = pytest.mark.integration
 
 RESOURCES = ("dashboard", "chart", "dataset", "database")
+Answer = tuple[int, str | None]  # an HTTP status and its Retry-After
 
 
 def inventory(client: SupersetClient) -> dict[str, object]:
@@ -137,3 +144,70 @@ def test_export_gives_back_the_bundle(superset: service.ServerStatus, tmp_path: 
         }
 
     assert uuids(tmp_path) == uuids(service.ASSETS_DIR)
+
+
+def test_supersets_state_is_owner_only(superset: service.ServerStatus) -> None:
+    # superset.db holds the admin's password hash and the warehouse password.
+    where = service.paths()
+    assert oct(where.root.stat().st_mode & 0o777) == "0o700"
+    assert oct(where.metadata_db.stat().st_mode & 0o777) == "0o600"
+    umask = re.search(r"^Umask:\s+(\d+)$", Path(f"/proc/{superset.pid}/status").read_text(), re.M)
+    assert umask and umask.group(1) == "0077", "gunicorn creates owner-only files"
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None  # a failed form login answers 302 to the login page: keep that answer
+
+
+def _answer(opener: urllib.request.OpenerDirector, request: urllib.request.Request) -> Answer:
+    try:
+        with opener.open(request, timeout=30) as answer:
+            return answer.status, answer.headers.get("Retry-After")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Retry-After")
+
+
+def _wrong_logins(base_url: str, attempts: int) -> dict[str, list[Answer]]:
+    """(status, Retry-After) of ``attempts`` wrong passwords on the login form (with its CSRF
+    token, as a browser sends it) and on the REST login."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect)
+    with opener.open(f"{base_url}/login/", timeout=30) as page:
+        token = re.search(r'name="csrf_token"\s+id="csrf_token"\s+value="([^"]+)"',
+                          page.read().decode())  # fmt: skip
+    assert token, "the login page carries a CSRF token"
+    form = urllib.parse.urlencode(
+        {"csrf_token": token.group(1), "username": service.ADMIN_USERNAME, "password": "wrong"}
+    ).encode()
+    rest = json.dumps(
+        {"username": service.ADMIN_USERNAME, "password": "wrong", "provider": "db"}
+    ).encode()
+    requests = {
+        "form": lambda: urllib.request.Request(f"{base_url}/login/", data=form, method="POST"),
+        "rest": lambda: urllib.request.Request(
+            f"{base_url}/api/v1/security/login", data=rest, method="POST",
+            headers={"Content-Type": "application/json"},
+        ),
+    }  # fmt: skip
+    return {
+        route: [_answer(opener, request()) for _ in range(attempts)]
+        for route, request in requests.items()
+    }
+
+
+def test_repeated_wrong_logins_are_throttled(superset: service.ServerStatus) -> None:
+    # 5 per 40 s per client address and gunicorn worker (superset_config.py): of 15 wrong
+    # passwords, at most 2 x 5 are checked, the rest refused with 429 and Retry-After.
+    answers = _wrong_logins(superset.url, 15)
+    for route, statuses in answers.items():
+        refused = [retry for status, retry in statuses if status == 429]
+        checked = [status for status, _ in statuses if status != 429]
+        assert set(checked) <= {302, 401} and len(checked) <= 10, (route, statuses)
+        assert len(refused) >= 5 and all(retry and int(retry) <= 40 for retry in refused), route
+    # The limit lifts: after the window, the right password logs in again (and later tests can).
+    time.sleep(max(int(retry) for route in answers.values() for _, retry in route if retry) + 1)
+    client = SupersetClient(
+        superset.url, service.ADMIN_USERNAME, settings.secret("superset_admin_password")
+    )
+    assert client.count("dashboard") == len(service.DASHBOARDS)
