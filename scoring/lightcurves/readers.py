@@ -252,17 +252,20 @@ def _mission(primary) -> str:
 
 
 def _light_curve_table(hdus, name: str):
-    for hdu in hdus[1:]:
-        if hdu.name.upper() == "LIGHTCURVE":
-            return hdu
-    for hdu in hdus[1:]:
-        columns = getattr(hdu, "columns", None)
-        if columns is not None and "TIME" in [c.upper() for c in columns.names]:
-            return hdu
+    """The LIGHTCURVE table, else the first table with a TIME column (an image is no table)."""
+    tables = [hdu for hdu in hdus[1:] if "TIME" in _column_names(hdu)]
+    named = [hdu for hdu in tables if hdu.name.upper() == "LIGHTCURVE"]
+    if tables:
+        return (named or tables)[0]
     raise LightCurveError(
         f"{name}: a FITS file without a light-curve extension (no LIGHTCURVE table with a TIME "
         "column); is it a target pixel file or an image?"
     )
+
+
+def _column_names(hdu) -> list[str]:
+    columns = getattr(hdu, "columns", None)
+    return [c.upper() for c in columns.names] if columns is not None else []
 
 
 def read_fits(data: bytes, name: str) -> LightCurve:
@@ -410,8 +413,9 @@ def read_csv(data: bytes, name: str, time_system: str | None = None) -> LightCur
         missing = " and ".join(
             what for what, index in (("time", time_index), ("flux", flux_index)) if index is None
         )
+        first_row = ", ".join(h[:30] for h in header[:8])  # a name can be a whole line
         raise LightCurveError(
-            f"{name}: no {missing} column; the first row {', '.join(header[:8])!r} should name a "
+            f"{name}: no {missing} column; the first row {first_row!r} should name a "
             "time column (time, bkjd, btjd, bjd, mjd ...) and a flux column (flux, pdcsap_flux, "
             "sap_flux ...), optionally flux_err"
         )
@@ -479,7 +483,7 @@ def read_jsonl(data: bytes, name: str) -> list[LightCurve]:
                 raise TypeError(f"a JSON {type(record).__name__}")
             time_ = np.asarray(record["time"], float)
             flux = np.asarray(record["flux"], float)
-        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as exc:
             raise LightCurveError(
                 f"{name}: line {number} is not a JSON object with time and flux arrays "
                 f"({type(exc).__name__}: {str(exc)[:80]})"

@@ -285,6 +285,12 @@ def _truncated_fits() -> bytes:
     return data[: len(data) // 2]
 
 
+def _fits_of(*extensions: fits.ImageHDU | fits.BinTableHDU) -> bytes:
+    buffer = io.BytesIO()
+    fits.HDUList([fits.PrimaryHDU(), *extensions]).writeto(buffer)
+    return buffer.getvalue()
+
+
 MALFORMED = {
     "csv: empty": (b"", "synthetic.csv", "the file is empty"),
     "csv: blank lines only": (b"\n \n\n", "synthetic.csv", "the file has no rows"),
@@ -329,6 +335,30 @@ MALFORMED = {
         "synthetic.jsonl",
         "is not a JSON object",
     ),
+    "jsonl: an integer beyond any float": (
+        b'{"time": [1' + b"0" * 400 + b'], "flux": [1]}\n',
+        "synthetic.jsonl",
+        "OverflowError",
+    ),
+    "csv: a 200 kB header": (
+        b"time," + b"x" * 200_000 + b"\n1,2\n",
+        "synthetic.csv",
+        "no time and flux column; the first row 'time,x{25}' should name",
+    ),
+    "fits: an image named LIGHTCURVE": (
+        _fits_of(fits.ImageHDU(np.zeros((5, 5)), name="LIGHTCURVE")),
+        "synthetic_llc.fits",
+        "without a light-curve extension",
+    ),
+    "fits: a LIGHTCURVE table without TIME": (
+        _fits_of(
+            fits.BinTableHDU.from_columns(
+                [fits.Column("PDCSAP_FLUX", "D", array=np.ones(200))], name="LIGHTCURVE"
+            )
+        ),
+        "synthetic_llc.fits",
+        "without a light-curve extension",
+    ),
     "fits: truncated": (_truncated_fits(), "synthetic_llc.fits", "FITS|light-curve table"),
     "fits: no rows": (
         as_fits(np.array([]), np.array([])),
@@ -344,6 +374,7 @@ def test_malformed_files_are_refused_in_one_line(case: str) -> None:
     with pytest.raises(LightCurveError, match=message) as raised:
         read_bytes(data, name)
     assert "\n" not in str(raised.value) and str(raised.value).startswith(name)
+    assert len(str(raised.value)) < 400  # a line, however large the file
 
 
 def test_jsonl_with_a_byte_order_mark_and_a_numeric_label_is_read() -> None:
