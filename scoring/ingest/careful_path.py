@@ -4,10 +4,11 @@ judged, the good ones loaded, the bad ones set aside in the table's rejects tabl
 
 Python's ``csv`` module splits records (field counts, exact line numbers, the raw line) and COPYs
 them as text into a TEMP table; SQL then judges every row at once (``pg_input_is_valid`` on
-PostgreSQL >= 16, conservative regular expressions on 15), marks duplicate keys (kepoi_name,
-toi) after the first good one, inserts the good rows typed (unknown columns into
-``extra_columns`` jsonb) and, once the batch row exists (:func:`store_rejects`), the bad ones
-into the rejects table.
+PostgreSQL >= 16, conservative regular expressions on 15), every spelling of a missing number
+read as NULL first (:data:`~scoring.ingest.columns.MISSING_NUMBER_RE`; the row is rejected where
+a value is required), marks duplicate keys (kepoi_name, toi) after the first good one, inserts
+the good rows typed (unknown columns into ``extra_columns`` jsonb) and, once the batch row exists
+(:func:`store_rejects`), the bad ones into the rejects table.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import psycopg
 from psycopg import sql
 
 from scoring.ingest import batches
-from scoring.ingest.columns import ColumnPlan
+from scoring.ingest.columns import MISSING_NUMBER_RE, ColumnPlan
 from scoring.ingest.errors import IngestError
 from scoring.ingest.layout import FileFacts, Layout, binary_file, not_utf8
 from scoring.ingest.tables import TableSpec
@@ -33,7 +34,8 @@ _PROGRESS_EVERY = 4096  # records
 # range (at most 200 digits, a two-digit exponent); it is a separate test because a bounded
 # repeat such as [0-9]{1,200} makes PostgreSQL's regex engine ~30x slower.
 _MAX_NUMBER_TEXT = 200
-_FLOAT_RE = r"^\s*[-+]?(inf|infinity|nan|([0-9]+(\.[0-9]*)?|\.[0-9]+)(e[-+]?[0-9]{1,2})?)\s*$"
+# NaN and the infinities never get here: they are missing numbers (NULL) by then.
+_FLOAT_RE = r"^\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(e[-+]?[0-9]{1,2})?\s*$"
 _INT_RE = r"^\s*[-+]?[0-9]+\s*$"
 # A timestamp without zone as the archive writes it ('2019-07-24 15:58:33'), fields in range;
 # the day is then checked against the month's length (no Feb 30) before anything is cast.
@@ -181,9 +183,28 @@ def first_reject(conn: psycopg.Connection) -> str:
     return f"line {row[0]}: {row[1]}" if row else "unknown"
 
 
+def _staged(plan: ColumnPlan, name: str) -> sql.Composable:
+    """The staged text of file column ``name``, as the file spelled it."""
+    return sql.Identifier(f"f{plan.file_columns.index(name)}")
+
+
 def _field(plan: ColumnPlan, name: str) -> sql.Composable:
-    """The staged value of file column ``name``; an empty field is NULL."""
-    return sql.SQL("nullif({}, '')").format(sql.Identifier(f"f{plan.file_columns.index(name)}"))
+    """The value of file column ``name``: NULL for an empty field, and in a numeric column for
+    every spelling of a missing number (:data:`~scoring.ingest.columns.MISSING_NUMBER_RE`)."""
+    column = plan.known.get(name)
+    if column is None or column.data_type == "text":
+        return sql.SQL("nullif({}, '')").format(_staged(plan, name))
+    return sql.SQL("case when {f} ~* {missing} then null else {f} end").format(
+        f=_staged(plan, name), missing=sql.Literal(MISSING_NUMBER_RE)
+    )
+
+
+def _missing_reason(plan: ColumnPlan, name: str) -> sql.Composable:
+    """'koi_period is empty', naming the spelling when the field was not blank: '… (NaN)'."""
+    spelled = sql.SQL("nullif(btrim({}), '')").format(_staged(plan, name))
+    return sql.SQL("{} || coalesce(' (' || left({}, 40) || ')', '')").format(
+        sql.Literal(f"{name} is empty"), spelled
+    )
 
 
 def _is_valid(value: sql.Composable, data_type: str, server_version: int) -> sql.Composable:
@@ -224,10 +245,10 @@ def _verdict_sql(plan: ColumnPlan, server_version: int) -> sql.Composable:
     checks: list[sql.Composable] = []
     for name, column in plan.known.items():
         value = _field(plan, name)
-        if column.not_null:
+        if plan.value_required(name):
             checks.append(
                 sql.SQL("case when {} is null then {} end").format(
-                    value, sql.Literal(f"{name} is empty")
+                    value, _missing_reason(plan, name)
                 )
             )
         if column.data_type != "text":

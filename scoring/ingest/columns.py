@@ -22,6 +22,13 @@ REQUIRED_COLUMNS = KOI.required
 KEY_COLUMN = KOI.key
 #: Columns of a raw table that ingest fills itself; never read from a file.
 BOOKKEEPING_COLUMNS = frozenset({"load_batch_id", "source_line", "extra_columns"})
+#: The one rule for a missing value in a numeric column, the same on both load paths: an empty
+#: field, ``NULL``, ``NaN`` or an infinity (``inf``, ``-Infinity``; any case, quoted or not,
+#: spaces around ignored) is no value. It is NULL where the column may be empty; where a value
+#: is required (:meth:`ColumnPlan.value_required`) the row is rejected. The archive writes an
+#: empty field; the other spellings come from exports re-written by other tools (pandas writes
+#: ``nan``, ``inf``), and none of them is a measurement.
+MISSING_NUMBER_RE = r"^\s*(null|[-+]?nan|[-+]?inf(inity)?)?\s*$"
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,10 @@ class ColumnPlan:
     extra: tuple[str, ...]  # unknown file columns, file order (kept in extra_columns)
     missing: tuple[str, ...]  # table columns absent from the file, table order (NULL)
     table: TableSpec = KOI
+
+    def value_required(self, name: str) -> bool:
+        """Must every row have a value in this (known) column?"""
+        return self.known[name].not_null or name in self.table.values_required
 
 
 def known_columns(conn: psycopg.Connection, table: TableSpec = KOI) -> tuple[KnownColumn, ...]:

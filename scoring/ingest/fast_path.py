@@ -7,8 +7,11 @@ from a column default and ``source_line`` from an identity column starting at th
 line, so Python never looks at a row; it only hashes the blocks on the way (sha256), which
 overlaps the server's parsing. The primary key is then built in one sort. Any data error (a
 non-number, an empty required value, a wrong field count, invalid UTF-8, a duplicate key such as
-kepoi_name or toi at the key build) or a record spanning several lines rolls this back to a
-savepoint, and the file goes the careful way (:mod:`scoring.ingest.careful_path`).
+kepoi_name or toi at the key build), a record spanning several lines, or a value COPY accepts
+but the missing-number rule does not (a ``NaN`` or an infinity, which ``double precision`` takes;
+a NULL where a value is required: :data:`~scoring.ingest.columns.MISSING_NUMBER_RE`) rolls this
+back to a savepoint, and the file goes the careful way (:mod:`scoring.ingest.careful_path`),
+which applies the rule row by row.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ from scoring.ingest.layout import BLOCK_SIZE, FileFacts, Layout
 
 class _NotOneRecordPerLine(Exception):
     """A quoted field spans lines, so identity-numbered rows would carry wrong line numbers."""
+
+
+class _MissingNumbers(Exception):
+    """A row holds a NaN or an infinity, or lacks a required value: the careful path decides."""
 
 
 def try_load(
@@ -46,10 +53,36 @@ def try_load(
             rows, lines, sha256 = _copy_raw_lines(conn, batch_id, facts, layout, plan, progress)
             if rows != lines:
                 raise _NotOneRecordPerLine
+            if _has_missing_numbers(conn, batch_id, plan):
+                raise _MissingNumbers
             batches.seal_partition(conn, plan.table, batch_id)
-    except (psycopg.DataError, psycopg.IntegrityError, _NotOneRecordPerLine):
+    except (psycopg.DataError, psycopg.IntegrityError, _NotOneRecordPerLine, _MissingNumbers):
         return None
     return batches.Loaded("copy", rows, 0, sha256)
+
+
+def _has_missing_numbers(conn: psycopg.Connection, batch_id: int, plan: ColumnPlan) -> bool:
+    """Did COPY let through what the missing-number rule reads otherwise: a NaN or an infinity
+    (to be NULL), or a NULL where a value is required (to be rejected)? One scan of the new,
+    unindexed partition; a file from the archive has none."""
+    tests = [
+        sql.SQL("not ({c} > '-infinity' and {c} < 'infinity')").format(c=sql.Identifier(name))
+        for name, column in plan.known.items()
+        if column.data_type in ("double precision", "real")
+    ] + [
+        sql.SQL("{} is null").format(sql.Identifier(name))
+        for name in plan.known
+        if name in plan.table.values_required
+    ]
+    if not tests:
+        return False
+    row = conn.execute(
+        sql.SQL("select exists (select from {} where {})").format(
+            sql.Identifier("raw", plan.table.partition_name(batch_id)),
+            sql.SQL(" or ").join(tests),
+        )
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _copy_raw_lines(

@@ -22,12 +22,15 @@ class TableSpec:
     title: str  # for messages: 'KOI cumulative table'
     row_noun: str  # what a row is: 'KOI', 'TOI'
     key: str  # unique within a batch: the partition's primary key is (load_batch_id, key)
-    #: Columns a file must have. The values that must be non-empty are the raw table's NOT NULL
-    #: columns; the rest of these may be empty in a row.
+    #: Columns a file must have. The values that must be present in every row are the raw
+    #: table's NOT NULL columns and ``values_required``; the rest of these may be missing in a row.
     required: tuple[str, ...]
     rejects: str  # the raw table of the lines that could not be loaded
     tap_table: str  # the table's name in the archive's TAP service
     command: str  # `exohunter ingest <command>`
+    #: Numeric columns that are nullable in the raw table (older batches may lack them) but
+    #: whose value a new row must have: a missing one (empty, NULL, NaN, inf) rejects the row.
+    values_required: tuple[str, ...] = ()
 
     @property
     def qualified(self) -> str:
@@ -42,8 +45,10 @@ class TableSpec:
         return f"{self.name}_batch_{batch_id}"
 
 
-#: The shipped file has 363 KOIs with an empty koi_depth: real, loadable rows, so only kepid,
-#: kepoi_name and koi_disposition (the NOT NULL columns) must be non-empty.
+#: The shipped file has 363 KOIs with an empty koi_depth: real, loadable rows, so besides kepid,
+#: kepoi_name and koi_disposition (the NOT NULL columns) only koi_period and koi_duration must
+#: have a value: they define the transit signal a KOI is, and the archive fills both for every
+#: KOI (none of the 9,564 of 2019 lacks either).
 KOI = TableSpec(
     name="koi_cumulative",
     title="KOI cumulative table",
@@ -53,10 +58,12 @@ KOI = TableSpec(
     rejects="koi_rejects",
     tap_table="cumulative",
     command="koi",
+    values_required=("koi_period", "koi_duration"),
 )
 
 #: tfopwg_disp must be a column but may be empty (older exports leave undispositioned TOIs
-#: blank); toi and tid (NOT NULL) must be non-empty. 107 TOIs of the 2025 export have no period.
+#: blank); toi and tid (NOT NULL) must be non-empty. 107 TOIs of the 2025 export have no period
+#: (single-transit TOIs), so no numeric value is required.
 TOI = TableSpec(
     name="toi",
     title="TOI table",
