@@ -17,6 +17,7 @@ and downloads a URL to a file with a size cap, so that ingest always works on a 
 from __future__ import annotations
 
 import http.client
+import os
 import re
 import tempfile
 import urllib.error
@@ -60,6 +61,10 @@ _EXPORT_TIME = re.compile(
 _COLUMN_DOC = re.compile(r"^#\s*COLUMN\s+(?P<name>[^\s:]+)\s*:\s*(?P<text>.*?)\s*$")
 # A trailing "[unit]"; units may contain parentheses ("log10(cm/s**2)") but not brackets.
 _UNIT = re.compile(r"^(?P<description>.*?)\s*\[(?P<unit>[^\[\]]*)\]$")
+# Downloads are named download-<pid>-<random>.csv, with .part until the last byte arrived.
+_DOWNLOAD_PREFIX = "download-"
+_PART_SUFFIX = ".csv.part"
+_DOWNLOAD_OWNER = re.compile(rf"^{_DOWNLOAD_PREFIX}(?P<pid>\d+)-")
 
 
 class DownloadError(ExoHunterError):
@@ -154,9 +159,15 @@ def download(
     """Stream ``url`` into a new temporary file under ``directory`` and return its path.
 
     Memory stays bounded (1 MiB chunks) and the size is capped, so a wrong URL cannot fill the
-    disk. The caller deletes the file. ``on_progress(bytes_so_far, total_or_None)``.
+    disk. A body shorter than its ``Content-Length`` is an error: a connection that broke off
+    would otherwise hand ingest the first part of the table as if it were all of it. The bytes
+    go to ``download-<pid>-*.csv.part``, renamed to ``.csv`` only when complete, so a file
+    without ``.part`` is always a whole download; the files of processes that died (killed
+    mid-download or mid-load) are removed first. The caller deletes the file.
+    ``on_progress(bytes_so_far, total_or_None)``.
     """
     directory.mkdir(parents=True, exist_ok=True)
+    remove_stale_downloads(directory)
     request = urllib.request.Request(url, headers={"User-Agent": "exohunter-ingest"})
     try:
         response = urllib.request.urlopen(request, timeout=timeout)
@@ -172,15 +183,48 @@ def download(
             raise DownloadError(
                 f"{url} is {total:,} bytes, over the {max_bytes:,}-byte download limit"
             )
-        fd, name = tempfile.mkstemp(dir=directory, prefix="download-", suffix=".csv")
-        path = Path(name)
+        fd, name = tempfile.mkstemp(
+            dir=directory, prefix=f"{_DOWNLOAD_PREFIX}{os.getpid()}-", suffix=_PART_SUFFIX
+        )
+        part = Path(name)
         try:
             with open(fd, "wb") as handle:
-                _copy_capped(response, handle, url, max_bytes, total, on_progress)
+                done = _copy_capped(response, handle, url, max_bytes, total, on_progress)
+            if total is not None and done < total:
+                raise DownloadError(
+                    f"download of {url} broke off after {done:,} of {total:,} bytes "
+                    "(the server closed the connection early); nothing was loaded"
+                )
+            return part.rename(part.with_name(part.name.removesuffix(_PART_SUFFIX)))
         except BaseException:
-            path.unlink(missing_ok=True)
+            part.unlink(missing_ok=True)
             raise
-    return path
+
+
+def remove_stale_downloads(directory: Path) -> list[Path]:
+    """Delete the downloads of processes that no longer run: what a killed ingest left behind
+    (its pid is in the name). A live process's download, even a concurrent one, is kept."""
+    removed = []
+    for path in directory.glob(f"{_DOWNLOAD_PREFIX}*"):
+        match = _DOWNLOAD_OWNER.match(path.name)
+        # A name without a pid is from before downloads carried one: nobody is writing it.
+        if match and _process_alive(int(match["pid"])):
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():  # this process's own downloads, perhaps another thread's
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process, alive
+        return True
+    return True
 
 
 def _copy_capped(
@@ -190,7 +234,8 @@ def _copy_capped(
     max_bytes: int,
     total: int | None,
     on_progress: Callable[[int, int | None], None] | None,
-) -> None:
+) -> int:
+    """Copy the body, capped; return the bytes received."""
     done = 0
     while True:
         try:
@@ -205,3 +250,4 @@ def _copy_capped(
         handle.write(chunk)
         if on_progress is not None:
             on_progress(done, total)
+    return done
