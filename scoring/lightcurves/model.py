@@ -319,6 +319,16 @@ def checks(signal: Signal, star: Star) -> list[str]:
             f"V-shaped: no flat bottom (a V fits better than a planet's U by chi-square "
             f"{signal.v_shape_chi2:,.0f}; a grazing eclipse)"
         )
+    if signal.eclipse_of is not None:
+        flags.append(
+            f"the secondary eclipse of signal {signal.eclipse_of}: the same period, at phase "
+            f"{signal.eclipse_phase:.2f} from it"
+        )
+    if signal.deep_eclipse is not None:
+        flags.append(
+            f"signal {signal.deep_eclipse} is its secondary eclipse, deeper than a planet's "
+            "occultation (a tenth of the transit): an eclipsing binary"
+        )
     if signal.period_check == "half period fits as well":
         flags.append("half the period fits as well")
     if signal.n_transits < 3:

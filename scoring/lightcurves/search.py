@@ -148,6 +148,13 @@ class Signal:
     others_snr: float = float("nan")  # S/N of the transits without the deepest one
     depth_consistency_p: float = 1.0  # chi-square p-value of one depth for every transit
     failed: list[str] = field(default_factory=list)  # the significance criteria it misses
+    # an earlier signal with this one's period: this is its secondary eclipse (no two planets
+    # share an orbit), found once that signal's transits were masked; and its phase from it
+    eclipse_of: int | None = None
+    eclipse_phase: float = float("nan")
+    # on that earlier signal: the later one, when it is deeper than a planet's occultation
+    # can be (a tenth of the transit, as for the phase-0.5 secondary): an eclipsing binary
+    deep_eclipse: int | None = None
 
     @property
     def snr_per_transit(self) -> float:
@@ -884,6 +891,25 @@ def _harmonics(t: np.ndarray, f: np.ndarray, period: float, mask: np.ndarray) ->
     return design @ coefficients
 
 
+#: periods this close (0.1 %, the benchmark's tolerance) are one period
+SAME_PERIOD = 1e-3
+#: a planet's occultation is under a tenth of its transit (scoring.lightcurves.model.checks)
+MAX_OCCULTATION_RATIO = 0.1
+
+
+def _pair_eclipses(earlier: list[Signal], signal: Signal) -> None:
+    """Mark ``signal`` as the secondary eclipse of an earlier signal with its period (an
+    eccentric binary's secondary lies anywhere in phase, not only at 0.5), and that signal as a
+    binary's primary when this eclipse is deeper than a planet's occultation can be."""
+    for primary in earlier:
+        if abs(signal.period_days / primary.period_days - 1) < SAME_PERIOD:
+            signal.eclipse_of = primary.number
+            signal.eclipse_phase = (signal.epoch - primary.epoch) / primary.period_days % 1.0
+            if signal.significant and signal.depth_ppm > MAX_OCCULTATION_RATIO * primary.depth_ppm:
+                primary.deep_eclipse = signal.number
+            return
+
+
 # -- entry point --------------------------------------------------------------------------------
 MIN_POINTS = 50
 #: the chi-square veto's level: 3 sigma (two-sided Gaussian), as every other check here
@@ -968,6 +994,7 @@ def search(
             # only a detection needs the inverted light curve's verdict
             measured.inverted_snr = inverted_snr()
             signal = _signal(number, (tt, ff, ee), measured, config)
+        _pair_eclipses(signals, signal)
         signals.append(signal)
         timings[f"pass_{number}_s"] = time.perf_counter() - pass_start
         if number == config.max_signals:

@@ -147,3 +147,25 @@ def test_an_eclipsing_binarys_primary_never_passes_vetting(name: str) -> None:
     assert result.signals
     for signal in result.signals:
         assert model.checks(signal, model.Star()), f"{name}: {signal.period_days:.4f} d"
+    first = result.signals[0]
+    for later in result.signals[1:]:
+        if matches(later, first.period_days):
+            assert later.eclipse_of == first.number, f"{name}: {later.period_days:.4f} d"
+
+
+def test_an_eclipsing_binarys_secondary_found_as_a_second_signal_is_named_so() -> None:
+    """eb12 (0.8019 d), days 400-490: once the primary eclipses are masked, the search finds the
+    secondary at the same period, half an orbit on. Both are named for what they are."""
+    values = np.load(BENCHMARK / "eclipsing_binaries" / "eb12.npy")
+    start = values[0, 0] + 400
+    quarter = values[(values[:, 0] > start) & (values[:, 0] < start + 90)]
+    result = search.search(quarter[:, 0], quarter[:, 1], quarter[:, 2])
+    primary, secondary = result.signals[:2]
+    assert matches(secondary, primary.period_days)
+    assert secondary.eclipse_of == primary.number
+    assert abs(secondary.eclipse_phase - 0.5) < 0.02
+    assert primary.deep_eclipse == secondary.number
+    assert any("is its secondary eclipse" in f for f in model.checks(primary, model.Star()))
+    assert any(
+        "the secondary eclipse of signal 1" in f for f in model.checks(secondary, model.Star())
+    )
