@@ -123,7 +123,7 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def generated_password(name: str) -> str:
+def _generated_password(name: str) -> str:
     """A generated password (:func:`settings.secret`), refused with how to repair it when its
     file is damaged: an empty or binary password would only fail later, as a riddle."""
     path = settings.home() / "secrets" / name
@@ -192,7 +192,7 @@ class PostgresCluster:
 
     @property
     def admin_password(self) -> str:
-        return self._admin_password or generated_password("warehouse_admin_password")
+        return self._admin_password or _generated_password("warehouse_admin_password")
 
     @property
     def port(self) -> int | None:
@@ -219,7 +219,7 @@ class PostgresCluster:
             password = (
                 self.admin_password
                 if role == ADMIN_ROLE
-                else generated_password("warehouse_password")
+                else _generated_password("warehouse_password")
             )
         return f"postgresql://{role}:{quote(password, safe='')}@127.0.0.1:{port}/{database}"
 
@@ -361,7 +361,11 @@ class PostgresCluster:
         if code == 0:
             self._checked_port()
             return
-        state = "does not answer" if code != 1 else "does not accept connections"
+        state = (
+            "does not answer"
+            if code != 1
+            else "does not accept connections (starting up, recovering or shutting down)"
+        )
         raise _not_answering(port, running, CONNECT_TIMEOUT_S, self.log_file, state)
 
     def _run(self, exe: str, args: list[str], timeout: float = PG_CTL_WAIT_S + 15) -> None:
@@ -464,7 +468,7 @@ class PostgresCluster:
 
     def _bootstrap_roles(self) -> None:
         """Create the app role and database (idempotent); the admin role does nothing else."""
-        app_password = generated_password("warehouse_password")
+        app_password = _generated_password("warehouse_password")
         with self._admin_connection() as conn:
             exists = conn.execute(
                 "select 1 from pg_roles where rolname = %s", (APP_ROLE,)
@@ -555,7 +559,7 @@ def database_failure(exc: psycopg.OperationalError) -> WarehouseError:
 def reader_url(url: str) -> str:
     """The URL of the read-only role on the database of ``url`` (an app-role URL), giving the
     role its login and generated password (``warehouse_reader_password``) on the way."""
-    password = generated_password("warehouse_reader_password")
+    password = _generated_password("warehouse_reader_password")
     with connect(url, autocommit=True) as conn:
         conn.execute(
             sql.SQL("alter role {} login password {}").format(
