@@ -30,13 +30,14 @@ from scoring.warehouse import writeback
 KOI_CLASSIFIER = "koi_classifier"
 KOI_ANOMALY = "koi_anomaly"
 LIGHTCURVE_CLASSIFIER = "lightcurve_classifier"
+LIGHTCURVE_CNN = "lightcurve_cnn"
 
 
 class RegistryError(ExoHunterError):
     pass
 
 
-def model_version(config: dict[str, Any], features: list[str], load_batch_id: int) -> str:
+def model_version(config: dict[str, Any], features: list[str], load_batch_id: int | None) -> str:
     payload = json.dumps(
         {"config": config, "features": features, "load_batch_id": load_batch_id},
         sort_keys=True,
@@ -75,12 +76,13 @@ class ModelEntry:
     algorithm: str
     hyperparameters: dict[str, Any]
     feature_list: list[str]
-    training_load_batch_id: int
+    training_load_batch_id: int | None  # None: the model names its ``training_data``
     training_snapshot_at: datetime
     training_rows: int
     artifact_path: str
     artifact_sha256: str
     model_card_path: str | None = None
+    training_data: str | None = None  # shipped files that are not a load batch, with a checksum
 
 
 def register(conn: psycopg.Connection, entry: ModelEntry) -> bool:
@@ -88,8 +90,8 @@ def register(conn: psycopg.Connection, entry: ModelEntry) -> bool:
     inserted = conn.execute(
         """insert into ml.model_registry (model_version, task, algorithm, hyperparameters,
                feature_list, training_load_batch_id, training_snapshot_at, training_rows,
-               artifact_path, artifact_sha256, model_card_path)
-           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+               artifact_path, artifact_sha256, model_card_path, training_data)
+           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
            on conflict (model_version) do nothing""",
         (
             entry.model_version,
@@ -103,6 +105,7 @@ def register(conn: psycopg.Connection, entry: ModelEntry) -> bool:
             entry.artifact_path,
             entry.artifact_sha256,
             entry.model_card_path,
+            entry.training_data,
         ),
     ).rowcount
     return inserted == 1
