@@ -35,11 +35,12 @@ def run_all(scale_rows: int = 1_000_000) -> dict[str, object]:
     data). The second database walks the pipeline: the shipped snapshot (baseline dbt build,
     training, scoring, the light curves and data-quality checks, the marts over them and the
     dashboards on them), then ``scale_rows`` synthetic rows (dbt build and batch scoring)."""
-    from scoring.bench import anomalies, dashboards, ingest, lightcurves, scoring
+    from scoring.bench import anomalies, cnn, dashboards, ingest, lightcurves, scoring
 
     cluster = server.embedded()
     cluster.up()
     results: dict[str, object] = {"lightcurves": lightcurves.bench_lightcurves()}
+    results["cnn"] = cnn.bench_cnn()
     with cluster.scratch_database("bench") as url:
         results["ingest"] = ingest.bench_ingest(url, scale_rows=scale_rows)
     synthetic = settings.home() / "bench" / f"koi_synthetic_dbt_{uuid.uuid4().hex[:8]}.csv"
