@@ -1,12 +1,12 @@
 """The web app that ``exohunter serve`` runs under uvicorn: the scoring API and the light-curve
 uploads over one warehouse, with one way of answering errors, one set of security checks and
-headers (:mod:`scoring.web.security`) and the analyses in worker threads
+headers (:mod:`scoring.web.security`) and the analyses in child processes
 (:mod:`scoring.web.workers`)."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Sequence
+import threading
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -31,13 +31,6 @@ def create_app(
     """The app over ``database_url``, or over the warehouse the CLI uses
     (``EXOHUNTER_DATABASE_URL`` or the embedded server) when it is None, answering to
     ``allowed_hosts`` (default: :func:`scoring.web.security.allowed_hosts`)."""
-    analyses = workers.Analyses(timeout_s=analysis_timeout_s)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        analyses.shutdown()
-
     app = FastAPI(
         title="ExoHunter scoring API",
         summary="Exoplanet signal predictions from the ExoHunter warehouse, and live scoring.",
@@ -45,11 +38,11 @@ def create_app(
         docs_url=None,  # served below from the package's assets, not from a CDN
         redoc_url=None,
         max_body_size=api.MAX_BODY_BYTES,  # every route; the upload routes allow more
-        lifespan=lifespan,
     )
     app.state.warehouse = state.Warehouse(database_url)
     app.state.artifacts = state.ArtifactCache()
-    app.state.analyses = analyses
+    app.state.analyses = workers.Analyses(timeout_s=analysis_timeout_s)
+    threading.Thread(target=workers.warm_up, daemon=True).start()  # not at the first upload
     http_errors.install(app)
     security.install(app, security.allowed_hosts() if allowed_hosts is None else allowed_hosts)
     app.mount(SWAGGER_UI_URL, StaticFiles(directory=SWAGGER_UI), name="swagger-ui")

@@ -43,6 +43,10 @@ class Refused(ExoHunterError):
         self.status = status
         self.message = message
 
+    def __reduce__(self) -> tuple[type[Refused], tuple[int, str]]:
+        # Raised in an analysis process, it is pickled back to the server.
+        return (type(self), (self.status, self.message))
+
 
 def check_text(name: str, text: str | None) -> None:
     """Refuse a control character (NUL above all: PostgreSQL cannot store it in text) in a text

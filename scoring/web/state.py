@@ -1,7 +1,7 @@
 """What the web app keeps across requests: the warehouse it reads and the artifacts it has loaded.
 
 :func:`scoring.web.app.create_app` puts one :class:`Warehouse`, one :class:`ArtifactCache` and
-the analysis threads (:class:`scoring.web.workers.Analyses`) on ``app.state``; the routers reach
+the analysis processes (:class:`scoring.web.workers.Analyses`) on ``app.state``; the routers reach
 them through :func:`warehouse`, :func:`artifacts` and :func:`analyses`. Every
 request opens its own connection, so a restarted database is picked up without restarting the
 app.
@@ -76,5 +76,5 @@ def artifacts(request: Request) -> ArtifactCache:
 
 
 def analyses(request: Request) -> workers.Analyses:
-    """The analysis threads of the app serving ``request``."""
+    """The analysis processes of the app serving ``request``."""
     return request.app.state.analyses

@@ -14,9 +14,9 @@ Uploads are bounded while they stream in: a request body over :data:`MAX_REQUEST
 together, and :data:`scoring.lightcurves.readers.MAX_POINTS`. They are parsed completely before
 anything is written: a file that is not a light curve, or a set of files that is not one star, is
 a 4xx whose message says why, and the warehouse is untouched. A stored upload is searched and
-scored at once, in one of the app's analysis threads (:mod:`scoring.web.workers`, never on the
-event loop), in one transaction; its result is then read back from the warehouse, so the page and
-the API say what the warehouse says.
+scored at once, in one of the app's analysis processes (:mod:`scoring.web.workers`, never on
+the event loop), in one transaction; its result is then read back from the warehouse, so the
+page and the API say what the warehouse says.
 """
 
 from __future__ import annotations
@@ -25,12 +25,11 @@ import math
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio.to_thread
 import psycopg
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.encoders import jsonable_encoder
@@ -199,32 +198,33 @@ async def _store_upload(
         name = _file_name(file)
         data = await _read_bounded(file, sum(len(d) for _, d in named))
         named.append((name, data))
-    return await _analyse(request, lambda: named, star, via, sum(len(d) for _, d in named))
-
-
-Files = Callable[[], list[tuple[str, bytes]]]
+    return await _analyse(request, named, star, via)
 
 
 async def _analyse(
-    request: Request, files: Files, star: store.StarInput, via: str, held_bytes: int = 0
+    request: Request, named: list[tuple[str, bytes]], star: store.StarInput, via: str
 ) -> int:
-    """Store and analyse ``files()`` (name, bytes pairs: ``held_bytes`` already read, or read in
-    the worker) in one of the app's analysis threads; remember its search for the result page;
-    return the upload id."""
+    """Store and analyse ``named`` (name, bytes pairs) in one of the app's analysis processes;
+    remember its search for the result page; return the upload id."""
     url = state.warehouse(request).url()
-    work = partial(_store_named, url, files, star, via)
-    analysis = await state.analyses(request).run(work, held_bytes)
+    held = sum(len(data) for _, data in named)
+    analysis = await state.analyses(request).run(
+        _store_named, url, named, star, via, held_bytes=held
+    )
     _remember(request, analysis)
     return analysis.upload_id
 
 
 def _store_named(
-    url: str, files: Files, star: store.StarInput, via: str, job: workers.Job
+    gate: workers.Gate,
+    url: str,
+    named: list[tuple[str, bytes]],
+    star: store.StarInput,
+    via: str,
 ) -> store.Analysis:
-    """In a worker thread: parse every file, then load and analyse them in one transaction,
-    committed only if the request still waits for it (``job``)."""
+    """In an analysis process: parse every file, then load and analyse them in one transaction,
+    committed only if the request still waits for it (``gate``)."""
     try:
-        named: list[tuple[str, bytes]] = files()
         stitched = stitch.read_segments(named) if len(named) > 1 else None  # refusals first
         if stitched is None:
             ((name, data),) = named
@@ -233,18 +233,13 @@ def _store_named(
                 raise UploadRefused(
                     422, f"{name}: holds {len(curves)} light curves; upload one at a time"
                 )
-        with server.connect(url, autocommit=True) as conn:
-            try:
-                with conn.transaction():  # the store's own transactions nest: savepoints
-                    if stitched is not None:
-                        loaded, analysis = store.load_and_analyse_stitched(
-                            conn, stitched, via, star
-                        )
-                    else:
-                        ((loaded, analysis),) = store.load_and_analyse(conn, data, name, via, star)
-                    job.claim()  # raises when the request timed out: rolled back
-            finally:
-                job.release()
+        with server.connect(url, autocommit=True) as conn, conn.transaction():
+            # The store's own transactions nest in this one: savepoints.
+            if stitched is not None:
+                loaded, analysis = store.load_and_analyse_stitched(conn, stitched, via, star)
+            else:
+                ((loaded, analysis),) = store.load_and_analyse(conn, data, name, via, star)
+            gate.claim()  # raises when the request timed out: rolled back
     except (LightCurveError, search.SearchError) as exc:
         raise UploadRefused(422, str(exc)) from None
     assert loaded.upload_id is not None and analysis is not None  # web uploads always record
@@ -265,15 +260,8 @@ def _remember(request: Request, analysis: store.Analysis) -> None:
             state.lightcurve_searches.popitem(last=False)
 
 
-def _search_for(request: Request, conn: Any, stored: dict[str, Any]) -> Any:
-    # Read in a worker thread while uploads add to it: one get, not a test and a lookup.
-    cached = getattr(request.app.state, "lightcurve_searches", {}).get(
-        stored["upload"]["upload_id"]
-    )
-    if cached is not None:
-        return cached
-    time_, flux, flux_err = store.points(conn, stored["upload"]["lightcurve_id"])
-    return search.search(time_, flux, flux_err)
+def _cached_search(request: Request, upload_id: int) -> search.SearchResult | None:
+    return getattr(request.app.state, "lightcurve_searches", {}).get(upload_id)
 
 
 # -- pages --------------------------------------------------------------------------------------
@@ -347,32 +335,41 @@ async def example_submit(request: Request, key: str) -> Response:
         raise HTTPException(404, f"no example {key[:40]!r}")
     star = store.StarInput(star_id=example.star_id)
     try:
-        upload_id = await _analyse(request, partial(_example_files, example), star, "web")
+        named = await anyio.to_thread.run_sync(_example_files, example)
+        upload_id = await _analyse(request, named, star, "web")
     except http_errors.Refused as exc:
         return _upload_form(request, exc.message, exc.status)
     return RedirectResponse(f"/lightcurves/{upload_id}", status_code=303)
 
 
-def _result_and_figures(
-    request: Request, upload_id: int, _: workers.Job
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """In a worker thread: the stored result and its figures (a search again, when the upload
-    is not one of the last few searched)."""
-    from scoring.lightcurves import plots
-
+def _stored(request: Request, upload_id: int) -> dict[str, Any]:
     with server.connect(state.warehouse(request).url()) as conn:
         stored = store.result(conn, upload_id)
-        if stored is None or stored["analysis"] is None:
-            raise HTTPException(404, f"no analysed light-curve upload {upload_id}")
-        search = _search_for(request, conn, stored)
-    dips = anomaly.score(search)
-    return stored, plots.all_figures(search, dips, stored["upload"]["time_system"])
+    if stored is None or stored["analysis"] is None:
+        raise HTTPException(404, f"no analysed light-curve upload {upload_id}")
+    return stored
+
+
+def _figures(
+    _: workers.Gate, url: str, stored: dict[str, Any], cached: search.SearchResult | None
+) -> dict[str, str]:
+    """In an analysis process: the result's figures, from its search (again, when it is not
+    one of the last few searched)."""
+    from scoring.lightcurves import plots
+
+    found = cached
+    if found is None:
+        with server.connect(url) as conn:
+            time_, flux, flux_err = store.points(conn, stored["upload"]["lightcurve_id"])
+        found = search.search(time_, flux, flux_err)
+    return plots.all_figures(found, anomaly.score(found), stored["upload"]["time_system"])
 
 
 @router.get("/lightcurves/{upload_id}", response_class=HTMLResponse, include_in_schema=False)
 async def result_page(request: Request, upload_id: int) -> HTMLResponse:
-    work = partial(_result_and_figures, request, upload_id)
-    stored, figures = await state.analyses(request).run(work)
+    stored = await anyio.to_thread.run_sync(_stored, request, upload_id)
+    url, cached = state.warehouse(request).url(), _cached_search(request, upload_id)
+    figures = await state.analyses(request).run(_figures, url, stored, cached)
     return TEMPLATES.TemplateResponse(
         request,
         "result.html",

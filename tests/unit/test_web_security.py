@@ -8,14 +8,16 @@ import asyncio
 import re
 import subprocess
 import sys
-import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from starlette.datastructures import Headers
 
 from scoring.web import app, http_errors, security, workers
+from tests.unit import analysis_work as work
 
 DEAD_URL = "postgresql://x:y@127.0.0.1:1/none"
 
@@ -134,80 +136,71 @@ def test_a_control_character_in_a_text_is_refused(text: str) -> None:
         http_errors.check_text("file name", text)
 
 
-# -- the analysis threads ------------------------------------------------------------------------
-def test_an_analysis_over_its_deadline_is_a_504_and_never_commits() -> None:
-    analyses = workers.Analyses(workers=1, backlog=0, timeout_s=0.2)
-    release, outcome = threading.Event(), []
+# -- the analysis processes ----------------------------------------------------------------------
+@pytest.fixture(scope="module", autouse=True)
+def forkserver() -> None:
+    workers.warm_up()  # once: the deadlines below are for the work, not for importing it
 
-    def slow(job: workers.Job) -> str:
-        release.wait(10)
-        try:
-            job.claim()
-            outcome.append("committed")
-        except workers.Abandoned:
-            outcome.append("rolled back")
-            raise
-        finally:
-            job.release()
-        return "done"
 
+def test_an_analysis_past_its_deadline_is_a_504_killed_before_it_commits(tmp_path: Path) -> None:
+    analyses = workers.Analyses(workers=1, backlog=0, timeout_s=0.5)
+    marker = tmp_path / "marker"
+    started = time.monotonic()
     with pytest.raises(http_errors.Refused) as refused:
-        asyncio.run(analyses.run(slow))
+        asyncio.run(analyses.run(work.claim_after, 3.0, str(marker)))
+    assert time.monotonic() - started < 2.5  # answered at the deadline, not after the work
     assert refused.value.status == 504
-    assert "did not finish within 0.2 s" in refused.value.message
+    assert "did not finish within 0.5 s" in refused.value.message
     assert "nothing was stored" in refused.value.message
-    release.set()
-    analyses.shutdown(wait=True)
-    assert outcome == ["rolled back"]
-
-
-def test_a_full_queue_is_a_503_at_once() -> None:
-    analyses = workers.Analyses(workers=1, backlog=1, timeout_s=10)
-    release = threading.Event()
-
-    def blocked(_: workers.Job) -> int:
-        release.wait(10)
-        return 1
-
-    async def three_at_once() -> list[int | BaseException]:
-        first = asyncio.ensure_future(analyses.run(blocked))
-        second = asyncio.ensure_future(analyses.run(blocked))
-        await asyncio.sleep(0.05)
-        third = asyncio.ensure_future(analyses.run(blocked))
-        await asyncio.sleep(0.05)
-        assert third.done()  # refused without waiting
-        release.set()
-        return await asyncio.gather(first, second, third, return_exceptions=True)
-
-    first, second, third = asyncio.run(three_at_once())
-    analyses.shutdown(wait=True)
-    assert (first, second) == (1, 1)
-    assert isinstance(third, http_errors.Refused) and third.status == 503
-    assert third.message.startswith("the server is busy: 2 analyses running or waiting")
-
-
-def test_files_held_past_the_budget_are_a_503() -> None:
-    analyses = workers.Analyses(workers=1, backlog=10, timeout_s=10)
-    with pytest.raises(http_errors.Refused) as refused:
-        asyncio.run(analyses.run(lambda _: 1, held_bytes=workers.MAX_HELD_BYTES + 1))
-    assert refused.value.status == 503 and "0 MB of files" in refused.value.message
-    assert asyncio.run(analyses.run(lambda _: 1, held_bytes=workers.MAX_HELD_BYTES)) == 1
-    analyses.shutdown(wait=True)
+    time.sleep(3.5)
+    assert not marker.exists()  # killed: it never came to commit
 
 
 def test_an_analysis_that_commits_at_the_deadline_is_answered() -> None:
-    analyses = workers.Analyses(workers=1, backlog=0, timeout_s=0.1)
+    analyses = workers.Analyses(workers=1, backlog=0, timeout_s=1.0)
+    assert asyncio.run(analyses.run(work.claim_then_commit_for, 2.0)) == "stored"
 
-    def commits_late(job: workers.Job) -> str:
-        job.claim()  # claimed before the deadline, committed after it
-        try:
-            threading.Event().wait(0.3)
-        finally:
-            job.release()
-        return "stored"
 
-    assert asyncio.run(analyses.run(commits_late)) == "stored"
-    analyses.shutdown(wait=True)
+def test_a_refusal_in_the_child_keeps_its_status() -> None:
+    with pytest.raises(http_errors.Refused) as refused:
+        asyncio.run(workers.Analyses().run(work.refuse))
+    assert (refused.value.status, refused.value.message) == (422, "x.csv: not a light curve")
+
+
+def test_a_child_that_dies_is_an_error_that_says_so() -> None:
+    with pytest.raises(workers.AnalysisDied, match=r"ended without an answer \(exit code 3\)"):
+        asyncio.run(workers.Analyses().run(work.die))
+
+
+def test_a_full_queue_is_a_503_at_once(tmp_path: Path) -> None:
+    analyses = workers.Analyses(workers=1, backlog=1, timeout_s=30)
+
+    async def three_at_once() -> list[str | BaseException]:
+        first = asyncio.ensure_future(analyses.run(work.claim_after, 1.0, str(tmp_path / "1")))
+        second = asyncio.ensure_future(analyses.run(work.claim_after, 0.1, str(tmp_path / "2")))
+        await asyncio.sleep(0.05)
+        third = asyncio.ensure_future(analyses.run(work.claim_after, 0.1, str(tmp_path / "3")))
+        await asyncio.sleep(0.05)
+        assert third.done()  # refused without waiting
+        return await asyncio.gather(first, second, third, return_exceptions=True)
+
+    first, second, third = asyncio.run(three_at_once())
+    assert (first, second) == ("done", "done")
+    assert isinstance(third, http_errors.Refused) and third.status == 503
+    assert third.message.startswith("the server is busy: 2 analyses running or waiting")
+    assert not (tmp_path / "3").exists()
+
+
+def test_files_held_past_the_budget_are_a_503(tmp_path: Path) -> None:
+    analyses = workers.Analyses(workers=1, backlog=10, timeout_s=30)
+    marker = str(tmp_path / "marker")
+    with pytest.raises(http_errors.Refused) as refused:
+        asyncio.run(
+            analyses.run(work.claim_after, 0, marker, held_bytes=workers.MAX_HELD_BYTES + 1)
+        )
+    assert refused.value.status == 503 and "(0 MB of files)" in refused.value.message
+    done = analyses.run(work.claim_after, 0, marker, held_bytes=workers.MAX_HELD_BYTES)
+    assert asyncio.run(done) == "done"
 
 
 # -- exohunter serve ----------------------------------------------------------------------------
