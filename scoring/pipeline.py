@@ -1,6 +1,7 @@
 """``exohunter run``: the whole pipeline, stage by stage, with a closing summary.
 
-warehouse up → ingest the shipped KOI snapshot → raw checks → ingest the shipped TOI snapshot →
+warehouse up → (the pipeline lock) → ingest the shipped KOI snapshot → raw checks of every KOI
+batch not yet checked → ingest the shipped TOI snapshot →
 dbt build → feature checks →
 train (if the champion was not trained on this batch) → score → prediction checks → anomalies
 (ensemble + Bayesian outlier model, refitted only for a new batch or configuration) → anomaly
@@ -11,13 +12,15 @@ then serves Superset.
 
 The checks are gates (:mod:`scoring.quality.gates`): a critical failure stops the run before
 anything downstream changes — the failed batch is marked in ``raw``, the marts keep the last good
-batch, the failure is recorded in ``dq`` and shown by ``marts.fct_data_quality``.
+batch, the champion stays, the failure is recorded in ``dq`` and shown by
+``marts.fct_data_quality``. The raw gate checks every KOI batch it has not passed, whoever loaded
+it, so a truncated export loaded with ``exohunter ingest koi`` never reaches staging.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,9 +35,10 @@ from scoring.classifier import predict, training
 from scoring.console import byte_progress, dbt_progress
 from scoring.ingest import loader
 from scoring.ml import registry
+from scoring.progress import Say
 from scoring.quality import context, gates
 from scoring.quality.errors import QualityGateError
-from scoring.warehouse import dbt_runner, server
+from scoring.warehouse import dbt_runner, locks, server
 
 # Tables the summary counts, in pipeline order.
 SUMMARY_TABLES = (
@@ -124,23 +128,16 @@ def _gate(
     report: RunReport,
     name: str,
     console: Console,
-    stage: str,
+    check: Callable[[Say], object],
     *,
-    batch_id: int | None = None,
-    model_version: str | None = None,
     restore: list[str] | None = None,
 ) -> None:
-    """A quality gate: on a critical failure, put the marts back (``restore``: the dbt build of
-    the last good batch), rebuild the data-quality marts so the failure shows, then stop."""
+    """A quality gate (``check(say)`` raises on a critical failure): on a failure, put the marts
+    back (``restore``: the dbt build of the last good batch), rebuild the data-quality marts so
+    the failure shows, then stop."""
     try:
         with _stage(report, name, console):
-            gates.gate(
-                report.url,
-                stage,
-                lambda line: console.print(line, highlight=False),
-                batch_id=batch_id,
-                model_version=model_version,
-            )
+            check(lambda line: console.print(line, highlight=False))
     except QualityGateError:
         if restore:
             _dbt_stage(report, "restore the marts", restore, console)
@@ -163,57 +160,73 @@ def run(
     koi_file: Path = settings.SHIPPED_KOI_FILE,
     toi_file: Path = settings.SHIPPED_TOI_FILE,
 ) -> RunReport:
+    """The pipeline, holding the pipeline lock (:mod:`scoring.warehouse.locks`) from the first
+    ingest to the last dbt build: a second run at once stops with one line naming this one."""
     report = RunReport(url="")
     with _stage(report, "warehouse", console):
         report.url = server.prepare()
         console.print(f"warehouse: {server.mask_password(report.url)}")
+    with locks.pipeline_lock(report.url, "exohunter run"):
+        _run_stages(report, console, koi_file, toi_file)
+    report.row_counts = count_rows(report.url)
+    print_summary(report, console)
+    return report
+
+
+def _run_stages(report: RunReport, console: Console, koi_file: Path, toi_file: Path) -> None:
+    url = report.url
     with _stage(report, "ingest", console), byte_progress(console) as progress:
-        report.ingest = loader.ingest_koi(koi_file, url=report.url, progress=progress)
-    _gate(report, "raw checks", console, "raw", batch_id=report.ingest.batch_id)
+        report.ingest = loader.ingest_koi(koi_file, url=url, progress=progress, take_lock=False)
+    # Every KOI batch not yet checked, not only this file's: one loaded by `exohunter ingest koi`
+    # alone would otherwise reach staging (the latest snapshot) unchecked.
+    _gate(report, "raw checks", console, lambda say: gates.gate_new_batches(url, say))
     # After the KOI gate: a refused KOI export stops the run before anything else is loaded.
     with _stage(report, "ingest (TOI)", console), byte_progress(console) as progress:
-        report.toi_ingest = loader.ingest_toi(toi_file, url=report.url, progress=progress)
+        report.toi_ingest = loader.ingest_toi(toi_file, url=url, progress=progress, take_lock=False)
     _dbt_stage(report, "transform", BEFORE_SCORING, console)
-    _gate(report, "feature checks", console, "features", restore=BEFORE_SCORING)
-    with _stage(report, "train", console), server.connect(report.url, autocommit=True) as conn:
+    _gate(
+        report,
+        "feature checks",
+        console,
+        lambda say: gates.gate(url, "features", say),
+        restore=BEFORE_SCORING,
+    )
+    with _stage(report, "train", console), server.connect(url, autocommit=True) as conn:
         if needs_training(conn):
             training.train(conn, console.print, console.status)
         else:
             console.print("the champion was trained on this batch: no training needed")
-    with _stage(report, "score", console), server.connect(report.url, autocommit=True) as conn:
-        report.scoring = predict.score(conn)
-        console.print(report.scoring.summary())
+    with _stage(report, "score", console), server.connect(url, autocommit=True) as conn:
+        scored = predict.score(conn)
+        report.scoring = scored
+        console.print(scored.summary())
     _gate(
         report,
         "prediction checks",
         console,
-        "predictions",
-        model_version=report.scoring.model_version,
-        batch_id=report.scoring.load_batch_id,
+        lambda say: gates.gate(
+            url,
+            "predictions",
+            say,
+            model_version=scored.model_version,
+            batch_id=scored.load_batch_id,
+        ),
     )
-    with (
-        _stage(report, "anomalies", console),
-        server.connect(report.url, autocommit=True) as conn,
-    ):
-        report.anomalies = detect.detect(conn, console.print)
-        console.print(report.anomalies.summary())
+    with _stage(report, "anomalies", console), server.connect(url, autocommit=True) as conn:
+        found = detect.detect(conn, console.print)
+        report.anomalies = found
+        console.print(found.summary())
     _gate(
         report,
         "anomaly checks",
         console,
-        "anomalies",
-        model_version=report.anomalies.model_version,
-        batch_id=report.anomalies.load_batch_id,
+        lambda say: gates.gate(
+            url, "anomalies", say, model_version=found.model_version, batch_id=found.load_batch_id
+        ),
     )
-    with (
-        _stage(report, "light curves", console),
-        server.connect(report.url, autocommit=True) as conn,
-    ):
+    with _stage(report, "light curves", console), server.connect(url, autocommit=True) as conn:
         lightcurve_stage(conn, console)
     _dbt_stage(report, "marts over the scores and checks", AFTER_SCORING, console)
-    report.row_counts = count_rows(report.url)
-    print_summary(report, console)
-    return report
 
 
 def print_summary(report: RunReport, console: Console) -> None:

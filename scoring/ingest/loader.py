@@ -58,7 +58,7 @@ from scoring.ingest.columns import ColumnPlan, known_columns, plan_columns
 from scoring.ingest.errors import IngestError
 from scoring.ingest.layout import FileFacts, Layout, file_sha256, inspect_file, read_layout
 from scoring.ingest.tables import KOI, TOI, TableSpec
-from scoring.warehouse import server
+from scoring.warehouse import locks, server
 
 #: ``progress(phase, bytes_done, bytes_total)``; phases: "downloading", "checking" (hashing),
 #: "loading" (fast path), "checking rows" (careful path). A total of 0 means unknown.
@@ -102,13 +102,30 @@ def ingest(
     url: str | None = None,
     progress: ProgressFn | None = None,
     max_download_bytes: int = archive.DEFAULT_MAX_DOWNLOAD_BYTES,
+    take_lock: bool = True,
 ) -> LoadResult:
     """Load a local export of ``table``, or download an http(s) URL first, into the warehouse
     at ``url``.
 
-    Without ``url`` the warehouse is started (if embedded) and migrated first.
+    Without ``url`` the warehouse is started (if embedded) and migrated first. The load holds
+    the pipeline lock shared (:mod:`scoring.warehouse.locks`): loads run side by side, but not
+    in the middle of an ``exohunter run``, which could otherwise build from a batch it has not
+    checked. ``take_lock=False``: the caller holds the lock already (the pipeline).
     """
     url = url or server.prepare()
+    if not take_lock:
+        return _ingest(table, source, url, progress, max_download_bytes)
+    with locks.pipeline_lock(url, f"exohunter ingest {table.command}", shared=True):
+        return _ingest(table, source, url, progress, max_download_bytes)
+
+
+def _ingest(
+    table: TableSpec,
+    source: str | Path,
+    url: str,
+    progress: ProgressFn | None,
+    max_download_bytes: int,
+) -> LoadResult:
     if not archive.is_url(source):
         with server.connect(url, autocommit=True) as conn:
             return load_file(conn, table, Path(source), progress=progress)
@@ -121,9 +138,17 @@ def ingest_koi(
     url: str | None = None,
     progress: ProgressFn | None = None,
     max_download_bytes: int = archive.DEFAULT_MAX_DOWNLOAD_BYTES,
+    take_lock: bool = True,
 ) -> LoadResult:
     """:func:`ingest` of a KOI cumulative table export."""
-    return ingest(KOI, source, url=url, progress=progress, max_download_bytes=max_download_bytes)
+    return ingest(
+        KOI,
+        source,
+        url=url,
+        progress=progress,
+        max_download_bytes=max_download_bytes,
+        take_lock=take_lock,
+    )
 
 
 def ingest_toi(
@@ -132,9 +157,17 @@ def ingest_toi(
     url: str | None = None,
     progress: ProgressFn | None = None,
     max_download_bytes: int = archive.DEFAULT_MAX_DOWNLOAD_BYTES,
+    take_lock: bool = True,
 ) -> LoadResult:
     """:func:`ingest` of a TOI table export."""
-    return ingest(TOI, source, url=url, progress=progress, max_download_bytes=max_download_bytes)
+    return ingest(
+        TOI,
+        source,
+        url=url,
+        progress=progress,
+        max_download_bytes=max_download_bytes,
+        take_lock=take_lock,
+    )
 
 
 def load_koi_file(

@@ -9,6 +9,8 @@ when a critical expectation fails.
   ``failed_quality`` (staging then keeps reading the latest good batch) and raises
   :class:`~scoring.quality.errors.QualityGateError`, whose message names the expectation, the
   column and sample values. Warnings are said and recorded, never fatal.
+- :func:`gate_new_batches`: the raw gate on every KOI batch it has not passed yet, whoever
+  loaded it, before anything is built from them.
 
 Presentation is the caller's: ``say`` (:mod:`scoring.progress`) gets each line in rich console
 markup (``[red]...[/]``); the CLI and the pipeline print it without rich's highlighting, so the
@@ -136,6 +138,20 @@ def gate(
     if failed:
         raise QualityGateError(gate_message(stage, failed, report.data_docs), failed)
     return report
+
+
+def gate_new_batches(url: str, say: Say = quiet) -> list[CheckReport]:
+    """The raw gate on every KOI batch that has not passed it yet, oldest first, whoever loaded
+    it: a file loaded by ``exohunter ingest koi`` alone is checked by the next ``exohunter run``
+    before its dbt build reads it. Each batch is sized against the
+    previous one that passed, so a truncated export fails ``row_count_near_previous_batch``.
+    Stops at the first failure (:class:`QualityGateError`; that batch is then
+    ``failed_quality`` and never read)."""
+    with server.connect(url, autocommit=True) as conn:
+        pending = targets.ungated_batches(conn)
+    if not pending:
+        say("raw checks: every loaded KOI batch has passed them already")
+    return [gate(url, "raw", say, batch_id=batch_id) for batch_id in pending]
 
 
 def _set_batch_status(conn: psycopg.Connection, batch_id: int | None, reason: str | None) -> None:

@@ -49,6 +49,29 @@ def _latest_good_batch(conn: psycopg.Connection) -> int | None:
     return row[0] if row else None
 
 
+#: SQL on raw.load_batches ``b``: the raw gate of ``exohunter run`` passed on this batch (its
+#: latest gate run; ``exohunter check`` changes no batch's standing, so its runs do not count).
+_PASSED_RAW_GATE = """(
+    select v.critical_success from dq.validation_runs v
+     where v.suite_name = 'raw_koi_batch' and v.triggered_by = 'run'
+       and v.load_batch_id = b.load_batch_id
+     order by v.started_at desc limit 1
+) is true"""
+
+
+def ungated_batches(conn: psycopg.Connection) -> list[int]:
+    """KOI batches staging could read (status ``loaded``) that the raw gate has not passed yet,
+    in load order: whoever loaded them (``exohunter ingest koi``, the pipeline, the API), they
+    are checked before anything is built from them."""
+    rows = conn.execute(
+        f"""select load_batch_id from raw.load_batches b
+             where source_table = 'koi_cumulative' and status = 'loaded'
+               and not {_PASSED_RAW_GATE}
+             order by load_batch_id"""
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
 def _batch_rows(conn: psycopg.Connection, batch_id: int) -> int:
     row = conn.execute(
         "select rows_loaded from raw.load_batches where load_batch_id = %s", (batch_id,)
@@ -59,7 +82,8 @@ def _batch_rows(conn: psycopg.Connection, batch_id: int) -> int:
 
 
 def raw_target(conn: psycopg.Connection, batch_id: int | None = None) -> Target:
-    """A KOI batch (default: the one staging reads), sized against the previous good batch."""
+    """A KOI batch (default: the one staging reads), sized against the previous good batch: the
+    latest one loaded before it that the raw gate passed (none: the first batch needs a row)."""
     from scoring.quality import suites
 
     if batch_id is None:
@@ -72,9 +96,10 @@ def raw_target(conn: psycopg.Connection, batch_id: int | None = None) -> Target:
     if row is None or row[0] != "koi_cumulative":
         raise QualityError(f"load batch {batch_id} is not a KOI cumulative batch")
     previous = conn.execute(
-        """select load_batch_id, rows_loaded + rows_rejected from raw.load_batches
-            where source_table = 'koi_cumulative' and status = 'loaded' and load_batch_id < %s
-            order by load_batch_id desc limit 1""",
+        f"""select load_batch_id, rows_loaded + rows_rejected from raw.load_batches b
+             where source_table = 'koi_cumulative' and status = 'loaded' and load_batch_id < %s
+               and {_PASSED_RAW_GATE}
+             order by load_batch_id desc limit 1""",
         (batch_id,),
     ).fetchone()
     if previous is None:
