@@ -25,7 +25,7 @@ def serve(web: FastAPI) -> Iterator[str]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # the first app of a process starts its forkserver
     while time.monotonic() < deadline:
         try:
             httpx.get(f"{base}/openapi.json", timeout=2)

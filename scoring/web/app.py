@@ -5,11 +5,12 @@ headers (:mod:`scoring.web.security`) and the analyses in child processes
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from importlib import resources
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -31,6 +32,14 @@ def create_app(
     """The app over ``database_url``, or over the warehouse the CLI uses
     (``EXOHUNTER_DATABASE_URL`` or the embedded server) when it is None, answering to
     ``allowed_hosts`` (default: :func:`scoring.web.security.allowed_hosts`)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # The server answers once its analysis processes can start at once: the forkserver
+        # imports the science here (seconds, once per server), not at the first upload.
+        await anyio.to_thread.run_sync(workers.warm_up)
+        yield
+
     app = FastAPI(
         title="ExoHunter scoring API",
         summary="Exoplanet signal predictions from the ExoHunter warehouse, and live scoring.",
@@ -38,11 +47,11 @@ def create_app(
         docs_url=None,  # served below from the package's assets, not from a CDN
         redoc_url=None,
         max_body_size=api.MAX_BODY_BYTES,  # every route; the upload routes allow more
+        lifespan=lifespan,
     )
     app.state.warehouse = state.Warehouse(database_url)
     app.state.artifacts = state.ArtifactCache()
     app.state.analyses = workers.Analyses(timeout_s=analysis_timeout_s)
-    threading.Thread(target=workers.warm_up, daemon=True).start()  # not at the first upload
     http_errors.install(app)
     security.install(app, security.allowed_hosts() if allowed_hosts is None else allowed_hosts)
     app.mount(SWAGGER_UI_URL, StaticFiles(directory=SWAGGER_UI), name="swagger-ui")

@@ -5,10 +5,11 @@ loop, one upload would stall every other request, ``/health`` included; run in a
 still hold the server's GIL for hundreds of milliseconds at a time (wotan's detrending and parts
 of astropy's BLS do not release it), and ``/health`` measured 1.7 s while a full mission was
 searched. So :class:`Analyses` runs each analysis in a child process (forked from a forkserver
-that has imported the science once), at most :data:`WORKERS` at a time. At most :data:`BACKLOG`
-analyses wait for one, holding at most :data:`MAX_HELD_BYTES` of uploaded files together; the
-next is refused at once (503: busy). One that has not finished :data:`TIMEOUT_S` seconds after it
-was submitted is a 504 that says so, and its process is killed.
+that has imported the science once), at most :data:`WORKERS` at a time, at a lower CPU priority
+than the server (:data:`NICENESS`). At most :data:`BACKLOG` analyses wait for one, holding at
+most :data:`MAX_HELD_BYTES` of uploaded files together; the next is refused at once (503: busy).
+One that has not finished :data:`TIMEOUT_S` seconds after it was submitted is a 504 that says
+so, and its process is killed.
 
 Nothing of a killed analysis is stored: the work is done in one transaction that commits only
 after :meth:`Gate.claim` (the child asks; the parent says go only before the deadline, and never
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -37,6 +39,7 @@ WORKERS = 2  # the machine's cores: more processes would only share them
 BACKLOG = 32  # analyses waiting for a process
 MAX_HELD_BYTES = 2 * 2**30  # the files of the analyses running or waiting: ten of the largest
 TIMEOUT_S = 300.0  # from submission: a stitched four-year light curve behind a full queue
+NICENESS = 10  # of the analysis processes, added to the server's
 #: What the forkserver imports once, so that a child starts in milliseconds.
 PRELOAD = ["scoring.web.uploads"]
 _CONTEXT = multiprocessing.get_context("forkserver")
@@ -70,6 +73,8 @@ class Gate:
 
 
 def _child(connection: Connection, work: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    # Below the server on a busy machine: the cores go to the requests first, then the search.
+    os.nice(NICENESS)
     try:
         answer = ("result", work(Gate(connection), *args))
     except Exception as exc:  # every error goes back to the request, which answers it
