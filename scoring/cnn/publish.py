@@ -113,7 +113,7 @@ def train(
         registry.ModelEntry(
             model_version=version,
             task=TASK,
-            algorithm="keras-jax 1-D CNN (global, local, secondary views + period, duration)",
+            algorithm="keras 1-D CNN (JAX)",
             hyperparameters=config(train_config, data),
             feature_list=[*network.VIEW_BINS, *training.FOLD_SCALARS],
             training_load_batch_id=None,
