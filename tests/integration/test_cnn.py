@@ -12,6 +12,8 @@ from scoring import settings
 from scoring.cnn import predict, publish, training, views
 from scoring.ml import registry
 
+pytestmark = [pytest.mark.integration]
+
 
 @pytest.fixture
 def trained(conn):
