@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -29,6 +30,15 @@ class _Commands(typer.core.TyperGroup):
             return super().invoke(ctx)
         except ExoHunterError as exc:
             raise _fail(str(exc)) from exc
+        except Exception as exc:
+            # A database killed or restarted under a command is a fault, not a bug. psycopg is
+            # imported only by the commands that use it: without it, this cannot be its error.
+            psycopg = sys.modules.get("psycopg")
+            if psycopg is None or not isinstance(exc, psycopg.OperationalError):
+                raise
+            from scoring.warehouse import server
+
+            raise _fail(str(server.database_failure(exc))) from exc
 
 
 app = typer.Typer(
@@ -137,8 +147,15 @@ def _run_dbt(args: list[str]) -> None:
 
 @app.command()
 def transform() -> None:
-    """Build the dbt models (staging → intermediate → marts) and run their tests."""
-    _run_dbt(["build"])
+    """Check every KOI batch not yet checked (the raw gate), then build the dbt models (staging
+    → intermediate → marts) and run their tests."""
+    from scoring.quality import gates
+    from scoring.warehouse import locks, server
+
+    url = server.prepare()
+    with locks.pipeline_lock(url, "exohunter transform"):
+        gates.gate_new_batches(url, lambda line: console.print(line, highlight=False))
+        _run_dbt(["build"])
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -197,21 +214,22 @@ def check(
     """
     from scoring.console import dbt_progress
     from scoring.quality import gates, targets
-    from scoring.warehouse import dbt_runner, server
+    from scoring.warehouse import dbt_runner, locks, server
 
     if stage is not None and stage not in targets.STAGES:
         raise _fail(f"unknown stage {stage!r}: choose one of {', '.join(targets.STAGES)}")
     url = server.prepare()
-    report = gates.check(
-        url,
-        [stage] if stage else None,
-        batch_id=batch,
-        model_version=model,
-        say=lambda line: console.print(line, highlight=False),
-    )
-    if report.runs:
-        with dbt_progress(console, "dbt build (data-quality marts)") as on_line:
-            dbt_runner.run_dbt(["build", "--select", "tag:dq"], url, on_line=on_line)
+    with locks.pipeline_lock(url, "exohunter check"):
+        report = gates.check(
+            url,
+            [stage] if stage else None,
+            batch_id=batch,
+            model_version=model,
+            say=lambda line: console.print(line, highlight=False),
+        )
+        if report.runs:
+            with dbt_progress(console, "dbt build (data-quality marts)") as on_line:
+                dbt_runner.run_dbt(["build", "--select", "tag:dq"], url, on_line=on_line)
     for reason in report.skipped:
         console.print(f"not checked: {reason}")
     if not report.runs:
@@ -469,6 +487,31 @@ def lightcurves_ranking(limit: int = typer.Option(10, help="Rows to show.")) -> 
         console.print(f"most anomalous star: {first}, ahead of the next star by {margin:.3f}")
 
 
+cnn_app = typer.Typer(
+    help="The light-curve CNN: AstroNet-style vetting of folded views (docs/cnn.md).",
+    no_args_is_help=True,
+)
+app.add_typer(cnn_app, name="cnn")
+
+
+@cnn_app.command("train")
+def cnn_train(
+    force: bool = typer.Option(False, help="Retrain even if this version exists."),
+) -> None:
+    """Train the CNN on the Yu et al. 2019 TESS views (paper and TIC-grouped splits), register
+    it as the champion of lightcurve_cnn with its figures and model card."""
+    from scoring.cnn import model_card, publish
+    from scoring.warehouse import server
+
+    with server.connect(server.prepare(), autocommit=True) as conn:
+        result = publish.train(conn, console.status, force=force)
+    if not result.created:
+        console.print(f"model {result.model_version} is already trained: nothing to do")
+        return
+    console.print(model_card.metrics_table(result.evaluations))
+    console.print(f"model {result.model_version}; card: {settings.home() / result.card_path}")
+
+
 bench_app = typer.Typer(
     help="Benchmarks, as ratios against baselines measured in the same run (scratch databases)."
 )
@@ -511,9 +554,10 @@ def train(
 ) -> None:
     """Evaluate the candidates (grouped nested CV), fit and register the KOI classifier."""
     from scoring.classifier import training
-    from scoring.warehouse import server
+    from scoring.warehouse import locks, server
 
-    with server.connect(server.prepare(), autocommit=True) as conn:
+    url = server.prepare()
+    with locks.pipeline_lock(url, "exohunter train"), server.connect(url, autocommit=True) as conn:
         result = training.train(conn, console.print, console.status, force=force, promote=promote)
     if result.created:
         xgb = result.evaluation("p_planet", "xgboost")
@@ -530,9 +574,10 @@ def score(
 ) -> None:
     """Score every KOI of the latest batch; write predictions and explanations to ml."""
     from scoring.classifier import predict
-    from scoring.warehouse import server
+    from scoring.warehouse import locks, server
 
-    with server.connect(server.prepare(), autocommit=True) as conn:
+    url = server.prepare()
+    with locks.pipeline_lock(url, "exohunter score"), server.connect(url, autocommit=True) as conn:
         result = predict.score(conn, model)
     console.print(result.summary())
 
@@ -544,9 +589,13 @@ def anomalies(
 ) -> None:
     """Flag unusual KOIs: the PyOD ensemble and the Bayesian outlier model, validated, into ml."""
     from scoring.anomalies import detect
-    from scoring.warehouse import server
+    from scoring.warehouse import locks, server
 
-    with server.connect(server.prepare(), autocommit=True) as conn:
+    url = server.prepare()
+    with (
+        locks.pipeline_lock(url, "exohunter anomalies"),
+        server.connect(url, autocommit=True) as conn,
+    ):
         result = detect.detect(conn, console.print, budget=budget, force=force)
     console.print(result.summary())
     if result.card_path:
@@ -617,17 +666,20 @@ def report(
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0: all of them)."),
-    port: int = typer.Option(8000, help="TCP port."),
+    port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
 ) -> None:
     """Serve the scoring API (predictions, discoveries, live scoring); docs at /docs."""
     import uvicorn
 
     from scoring.warehouse import server
+    from scoring.web import security
     from scoring.web.app import create_app
 
     server.database_url()  # starts the embedded warehouse; an external one is left alone
     console.print(f"ExoHunter API on http://{host}:{port} (docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(), host=host, port=port)
+    # It answers to the name it listens on too, beside 127.0.0.1, localhost and
+    # EXOHUNTER_ALLOWED_HOSTS.
+    uvicorn.run(create_app(allowed_hosts=security.allowed_hosts(host)), host=host, port=port)
 
 
 # -- dashboards ---------------------------------------------------------------------------------
