@@ -19,9 +19,10 @@ from playwright.sync_api import Browser, Page, expect
 
 from scoring.lightcurves import store
 from scoring.warehouse import server
-from scoring.web import uploads
-from tests.browser.conftest import SCREENSHOTS, serve
+from scoring.web import app, uploads
+from tests.browser.conftest import SCREENSHOTS
 from tests.conftest import database_copy
+from tests.web_server import serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -38,7 +39,7 @@ def base_url(pg_cluster: server.PostgresCluster, lightcurve_warehouse: str) -> I
     """`exohunter serve`'s app over a copy of the warehouse."""
     with (
         database_copy(pg_cluster, lightcurve_warehouse, "stitch_browser") as url,
-        serve(url) as base,
+        serve(app.create_app(url)) as base,
     ):
         yield base
 

@@ -12,7 +12,9 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from scoring.lightcurves import store
-from tests.browser.conftest import SCREENSHOTS, serve
+from scoring.web import app
+from tests.browser.conftest import SCREENSHOTS
+from tests.web_server import serve
 
 # The first test may build the session's scored warehouse and train the light-curve classifier.
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -22,7 +24,7 @@ KEPLER6 = store.LIGHTCURVE_DIR / "kplr010874614-2009131105131_llc.fits"
 
 @pytest.fixture(scope="module")
 def base_url(lightcurve_warehouse: str) -> Iterator[str]:
-    with serve(lightcurve_warehouse) as url:
+    with serve(app.create_app(lightcurve_warehouse)) as url:
         yield url
 
 
