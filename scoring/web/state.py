@@ -39,7 +39,11 @@ class Warehouse:
     @contextlib.contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
         """A read-only, repeatable-read connection: one consistent snapshot per request."""
-        conn = server.connect(self.url(), connect_timeout=CONNECT_TIMEOUT_S)
+        conn = server.connect(
+            self.url(),
+            connect_timeout=CONNECT_TIMEOUT_S,
+            statement_timeout_s=server.READ_STATEMENT_TIMEOUT_S,
+        )
         with conn:
             conn.read_only = True
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
