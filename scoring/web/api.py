@@ -103,7 +103,8 @@ def _models(conn: psycopg.Connection) -> list[schemas.ModelSummary]:
     models = _rows(
         conn,
         """select model_version, task, algorithm, is_champion, training_load_batch_id,
-                  training_snapshot_at, training_rows, created_at, model_card_path
+                  training_data, training_snapshot_at, training_rows, created_at,
+                  model_card_path
            from ml.model_registry order by created_at desc, model_version""",
     )
     figures = _rows(

@@ -130,7 +130,12 @@ class ModelSummary(BaseModel):
     task: str
     algorithm: str
     is_champion: bool
-    training_load_batch_id: int
+    training_load_batch_id: int | None = Field(
+        description="The load batch it was trained on (NULL: trained on shipped files)"
+    )
+    training_data: str | None = Field(
+        None, description="Training data that is not a load batch: the shipped files, checksummed"
+    )
     training_snapshot_at: datetime
     training_rows: int
     created_at: datetime

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
 from scoring import settings
 from scoring.cnn import predict, publish, training, views
 from scoring.ml import registry
+from scoring.web import app
 
 pytestmark = [pytest.mark.integration]
 
@@ -20,7 +22,7 @@ def trained(conn):
     return publish.train(conn, train_config=training.TINY)
 
 
-def test_train_register_score_and_refuse_a_corrupted_artifact(conn, trained):
+def test_train_register_score_and_refuse_a_corrupted_artifact(conn, trained, database_url):
     version = trained.model_version
     assert trained.created
     assert registry.champion(conn, registry.LIGHTCURVE_CNN) == version
@@ -48,6 +50,12 @@ def test_train_register_score_and_refuse_a_corrupted_artifact(conn, trained):
         "select distinct protocol from ml.model_metrics where model_version = %s", (version,)
     ).fetchone()[0]
     assert "grouped by TIC" in protocol
+
+    # the API lists it, trained on shipped files rather than a load batch
+    with TestClient(app.create_app(database_url)) as client:
+        listed = {m["model_version"]: m for m in client.get("/models").json()}
+    assert listed[version]["training_load_batch_id"] is None
+    assert listed[version]["training_data"] == row[1]
 
     # The same configuration again is recognised: nothing retrained.
     assert not publish.train(conn, train_config=training.TINY).created
