@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Page
 
 from scoring.web import app
 from tests.browser.conftest import SCREENSHOTS
@@ -20,20 +20,24 @@ pytestmark = pytest.mark.browser
 DEAD_URL = "postgresql://x:y@127.0.0.1:1/none"  # the docs need no warehouse
 
 
+def csp_violations(page: Page) -> list[str]:
+    """The Content-Security-Policy violations the page reports on its console, as they come."""
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return violations
+
+
 def test_docs_work_offline(browser: Browser) -> None:
     with serve(app.create_app(DEAD_URL)) as base:
         page = browser.new_page()
         requested: list[str] = []
-        violations: list[str] = []
         page.on("request", lambda request: requested.append(request.url))
-        page.on(
-            "console",
-            lambda message: (
-                violations.append(message.text)
-                if "Content Security Policy" in message.text
-                else None
-            ),
-        )
+        violations = csp_violations(page)
         response = page.goto(f"{base}/docs")
         assert response is not None and response.status == 200
         page.wait_for_selector("text=/discoveries", timeout=30_000)
@@ -59,15 +63,7 @@ def test_the_upload_page_script_runs_under_its_csp(browser: Browser, tmp_path: P
     chosen.write_text("time,flux\n0,1\n")
     with serve(app.create_app(DEAD_URL)) as base:
         page = browser.new_page()
-        violations: list[str] = []
-        page.on(
-            "console",
-            lambda message: (
-                violations.append(message.text)
-                if "Content Security Policy" in message.text
-                else None
-            ),
-        )
+        violations = csp_violations(page)
         page.goto(f"{base}/lightcurves")
         page.set_input_files("#file", str(chosen))
         page.wait_for_selector("#chosen li")
