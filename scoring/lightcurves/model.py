@@ -36,7 +36,7 @@ import xgboost
 
 from scoring import settings
 from scoring.errors import ExoHunterError
-from scoring.lightcurves.search import Signal
+from scoring.lightcurves.search import MAX_OCCULTATION_RATIO, Signal
 from scoring.ml import feature_mart, features, nested_cv, registry
 from scoring.ml.evaluation import Evaluation, binary_evaluation
 from scoring.progress import NO_STATUS, Status
@@ -309,7 +309,10 @@ def checks(signal: Signal, star: Star) -> list[str]:
             f"odd and even transits differ by {signal.odd_even_sigma:.1f} sigma "
             "(an eclipsing binary at twice the period?)"
         )
-    if signal.secondary_snr > 3 and signal.secondary_depth_ppm > 0.1 * signal.depth_ppm:
+    if (
+        signal.secondary_snr > 3
+        and signal.secondary_depth_ppm > MAX_OCCULTATION_RATIO * signal.depth_ppm
+    ):
         flags.append(
             f"secondary eclipse of {signal.secondary_depth_ppm:,.0f} ppm "
             f"({signal.secondary_snr:.1f} sigma)"

@@ -902,7 +902,8 @@ def _harmonics(t: np.ndarray, f: np.ndarray, period: float, mask: np.ndarray) ->
 
 #: periods this close (0.1 %, the benchmark's tolerance) are one period
 SAME_PERIOD = 1e-3
-#: a planet's occultation is under a tenth of its transit (scoring.lightcurves.model.checks)
+#: a planet's occultation is under a tenth of its transit: the bound of both secondary checks,
+#: the phase-0.5 one (scoring.lightcurves.model.checks) and the paired signal (_pair_eclipses)
 MAX_OCCULTATION_RATIO = 0.1
 
 

@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from scoring.web import app
-from tests.integration.test_cli_errors import exohunter
+from tests.cli import exohunter
 from tests.integration.test_lightcurve_stitched_uploads import counts
 from tests.unit.test_lightcurve_reader_battery import as_csv, as_fits, series
 

@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from scoring import settings
 from scoring.warehouse import server
 from scoring.web import app
-from tests.integration.test_warehouse import exohunter
+from tests.cli import exohunter
 
 pytestmark = pytest.mark.integration
 
