@@ -265,6 +265,10 @@ class PostgresCluster:
                 self._initdb()
             running = self.postmaster()
             if running is None:
+                # A postmaster.pid whose process is dead is stale. PostgreSQL's own check
+                # (kill -0) takes a zombie the killed server left unreaped for a live server
+                # and refuses to start, so the file goes first.
+                (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
                 self._start()
             else:
                 self._await_answer(running)
