@@ -8,9 +8,9 @@ through the web app records a new upload (with its own stellar parameters) of th
 curve. A Kepler light curve's KIC id (from the FITS header, or named by the user) links it to
 the KOIs of that star and to their stellar parameters.
 
-An analysis runs the transit search, scores each signal (:mod:`scoring.lightcurves.model`) and
-the whole light curve (:mod:`scoring.lightcurves.anomaly`), and replaces the upload's ``ml`` rows
-in one transaction.
+An analysis runs the transit search, scores each signal (:mod:`scoring.lightcurves.model`, and
+the CNN of :mod:`scoring.cnn` on the views of its fold) and the whole light curve
+(:mod:`scoring.lightcurves.anomaly`), and replaces the upload's ``ml`` rows in one transaction.
 """
 
 from __future__ import annotations
@@ -26,8 +26,11 @@ import numpy as np
 import psycopg
 from psycopg.rows import dict_row
 
+from scoring.cnn import predict as cnn
+from scoring.cnn.views import FoldViews, ViewError
 from scoring.lightcurves import anomaly, model, search, stars, stitch
 from scoring.lightcurves.readers import LightCurve, LightCurveError, read_bytes, read_file
+from scoring.ml import registry
 from scoring.settings import DATA_DIR
 from scoring.warehouse import writeback
 
@@ -315,6 +318,39 @@ class Analysis:
     assessments: list[model.Assessment]
     anomaly: anomaly.AnomalyScore
     model_version: str | None
+    cnn_version: str | None
+    cnn_scores: list[CnnScore]  # one per signal
+
+
+NO_CNN = "no CNN trained (exohunter cnn train)"
+
+
+@dataclass(frozen=True)
+class CnnScore:
+    """The CNN's score of one signal and the views it saw; None when there is no CNN or no view
+    could be made of the fold (``note`` says which)."""
+
+    p_pc: float | None = None
+    likely_pc: bool | None = None
+    views: FoldViews | None = None
+    note: str | None = None
+
+
+def cnn_scores(model_: cnn.Model | None, found: search.SearchResult) -> list[CnnScore]:
+    """Every signal scored by the CNN on the detrended light curve the search folded."""
+    if model_ is None:
+        return [CnnScore(note=NO_CNN) for _ in found.signals]
+    scores = []
+    for s in found.signals:
+        try:
+            score = cnn.score_signal(
+                model_, found.time, found.detrended, s.period_days, s.epoch, s.duration_hours / 24
+            )
+        except ViewError as exc:  # e.g. a fold with too few points outside the transit
+            scores.append(CnnScore(note=f"no views: {exc}"))
+            continue
+        scores.append(CnnScore(score.p_pc, score.likely_pc, score.views))
+    return scores
 
 
 def points(conn: psycopg.Connection, lightcurve_id: int):
@@ -384,7 +420,17 @@ def analyse(
     star = stars.star_for(conn, row, star_for(row, kois_of(conn, row["kepid"])))
     version, artifact = model.champion_artifact(conn)
     assessments = [model.assess(artifact, s, star) for s in found.signals]
-    analysis = Analysis(upload_id, found, star, assessments, anomaly.score(found), version)
+    cnn_version, cnn_model = cnn.champion(conn)
+    analysis = Analysis(
+        upload_id,
+        found,
+        star,
+        assessments,
+        anomaly.score(found),
+        version,
+        cnn_version,
+        cnn_scores(cnn_model, found),
+    )
     _store(conn, row["lightcurve_id"], analysis)
     return analysis
 
@@ -416,6 +462,7 @@ def _store(conn: psycopg.Connection, lightcurve_id: int, a: Analysis) -> None:
         len(a.anomaly.dips),
         a.anomaly.reasons,
         datetime.now(UTC),
+        a.cnn_version,
     )
     signal_rows = [
         (
@@ -444,8 +491,9 @@ def _store(conn: psycopg.Connection, lightcurve_id: int, a: Analysis) -> None:
             x.likely_planet,
             x.reasons,
             x.flags,
+            *_cnn_columns(a.cnn_version, c),
         )
-        for s, x in zip(a.search.signals, a.assessments, strict=True)
+        for s, x, c in zip(a.search.signals, a.assessments, a.cnn_scores, strict=True)
     ]
     with conn.transaction():
         writeback.replace_rows(
@@ -458,6 +506,14 @@ def _store(conn: psycopg.Connection, lightcurve_id: int, a: Analysis) -> None:
         writeback.replace_rows(
             conn, "ml.lightcurve_signals", {"upload_id": a.upload_id}, SIGNAL_COLUMNS, signal_rows
         )
+
+
+def _cnn_columns(version: str | None, c: CnnScore) -> tuple[Any, ...]:
+    if c.views is None:
+        return (version, c.p_pc, c.likely_pc, None, None, None, None, c.note)
+    v = c.views
+    shown = [x.tolist() for x in (v.global_view, v.local_view, v.secondary_view)]
+    return (version, c.p_pc, c.likely_pc, *shown, v.secondary_phase, c.note)
 
 
 def _finite(value: float) -> float | None:
@@ -488,6 +544,17 @@ ANALYSIS_COLUMNS = (
     "n_dips",
     "anomaly_reasons",
     "analysed_at",
+    "cnn_model_version",
+)
+CNN_COLUMNS = (
+    "cnn_model_version",
+    "cnn_p_pc",
+    "cnn_likely_pc",
+    "cnn_global_view",
+    "cnn_local_view",
+    "cnn_secondary_view",
+    "cnn_secondary_days",
+    "cnn_note",
 )
 SIGNAL_COLUMNS = (
     "upload_id",
@@ -515,6 +582,7 @@ SIGNAL_COLUMNS = (
     "likely_planet",
     "reasons",
     "flags",
+    *CNN_COLUMNS,
 )
 
 
@@ -523,15 +591,18 @@ def every_upload(conn: psycopg.Connection) -> list[int]:
 
 
 def pending(conn: psycopg.Connection) -> list[int]:
-    """Uploads never analysed, or analysed by another search configuration or model."""
+    """Uploads never analysed, or analysed by another search configuration, light-curve
+    classifier or CNN."""
     version, _ = model.champion_artifact(conn)
+    cnn_version = registry.champion(conn, registry.LIGHTCURVE_CNN)
     rows = conn.execute(
         """select u.upload_id from raw.lightcurve_uploads u
            left join ml.lightcurve_analyses a using (upload_id)
            where a.upload_id is null or a.search_version <> %s
               or a.model_version is distinct from %s
+              or a.cnn_model_version is distinct from %s
            order by u.upload_id""",
-        (search.DEFAULT_CONFIG.version(), version),
+        (search.DEFAULT_CONFIG.version(), version, cnn_version),
     ).fetchall()
     return [r[0] for r in rows]
 
@@ -556,6 +627,45 @@ def result(conn: psycopg.Connection, upload_id: int) -> dict[str, Any] | None:
         "kois": kois_of(conn, row["kepid"]),
         "analysis": analysis,
         "signals": signals,
+        "cnn": cnn_context(row, analysis),
+    }
+
+
+#: The CNN's training data (docs/cnn.md): TESS Quick-Look Pipeline light curves of full-frame
+#: images, at their 30-minute cadence. A shorter cadence is another pipeline (SPOC, 2 minutes).
+CNN_MISSION = "TESS"
+CNN_MIN_CADENCE_MINUTES = 10.0
+CNN_TRAINED_ON = (
+    "TESS Quick-Look Pipeline light curves of 30-minute full-frame images (Yu et al. 2019)"
+)
+#: Why the CNN's score is shown, not used: the light-curve benchmark's figures (docs/cnn.md).
+CNN_NOT_IN_VERDICT = (
+    "Not used in the verdict: on the public light-curve benchmark it removed no false planet and "
+    "would have dropped a real one"
+)
+
+
+def cnn_context(row: dict[str, Any], analysis: dict[str, Any] | None) -> dict[str, Any]:
+    """Which CNN scored the upload's signals, and whether the light curve is of the kind it
+    was trained on (a Kepler upload is not: its scores are an extrapolation)."""
+    version = analysis["cnn_model_version"] if analysis else None
+    in_domain = row["mission"] == CNN_MISSION and row["cadence_minutes"] >= CNN_MIN_CADENCE_MINUTES
+    if version is None:
+        domain = NO_CNN
+    elif in_domain:
+        domain = f"This light curve is of the kind the CNN was trained on: {CNN_TRAINED_ON}."
+    else:
+        kind = row["mission"] if row["mission"] != CNN_MISSION else "2-minute TESS"
+        domain = (
+            f"Out of the CNN's training domain: it was trained on {CNN_TRAINED_ON}; on this "
+            f"{kind} light curve its score is an extrapolation."
+        )
+    return {
+        "model_version": version,
+        "in_training_domain": in_domain,
+        "domain_note": domain,
+        "used_in_verdict": False,
+        "verdict_note": CNN_NOT_IN_VERDICT,
     }
 
 
