@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+from typing import Any
 
 import matplotlib
 
@@ -117,6 +118,49 @@ def odd_even(result: SearchResult, signal: Signal) -> str:
     axes[0].set_ylabel("detrended flux")
     figure.suptitle(f"odd - even: {signal.odd_even_sigma:.1f} sigma", fontsize=8)
     return _png(figure)
+
+
+#: The CNN's views as stored per signal (ml.lightcurve_signals), with what their x axis shows.
+CNN_VIEWS = (
+    ("global", "cnn_global_view", "phase [periods]"),
+    ("local", "cnn_local_view", "hours from mid-transit"),
+    ("secondary", "cnn_secondary_view", "hours from the secondary's centre"),
+)
+
+
+def _view_axis(view: str, signal: dict[str, Any], bins: int) -> np.ndarray:
+    """Where the view's bins lie (the view builder's windows, scoring/cnn/views.py)."""
+    period_h, duration_h = signal["period_days"] * 24, signal["duration_hours"]
+    half = {
+        "global": 0.5,
+        "local": min(period_h / 2, 2 * duration_h),
+        "secondary": min(period_h / 2, 4 * duration_h),
+    }[view]
+    return np.linspace(-half, half, bins)
+
+
+def cnn_view(view: str, signal: dict[str, Any]) -> str:
+    """One of the three views the CNN saw of a signal: the normalised binned fold (0 out of
+    transit, -1 at the deepest bin)."""
+    _, column, label = next(v for v in CNN_VIEWS if v[0] == view)
+    values = np.asarray(signal[column], float)
+    figure, axis = plt.subplots(figsize=(3.2, 2.4))
+    axis.plot(_view_axis(view, signal, len(values)), values, ".-", ms=3, lw=0.6, color="#1f77b4")
+    axis.axhline(0, color="#999", lw=0.6)
+    axis.set_xlabel(label, fontsize=8)
+    axis.set_ylabel("normalised flux", fontsize=8)
+    axis.tick_params(labelsize=7)
+    axis.set_title(f"signal {signal['signal_number']}: {view} view, {len(values)} bins", fontsize=8)
+    return _png(figure)
+
+
+def cnn_figures(signals: list[dict[str, Any]]) -> dict[int, dict[str, str]]:
+    """The three CNN views of every stored signal that has them, by signal number."""
+    return {
+        s["signal_number"]: {view: cnn_view(view, s) for view, *_ in CNN_VIEWS}
+        for s in signals
+        if s.get("cnn_global_view") is not None
+    }
 
 
 def all_figures(result: SearchResult, anomaly: AnomalyScore, time_system: str) -> dict[str, str]:

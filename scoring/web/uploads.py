@@ -352,9 +352,9 @@ def _stored(request: Request, upload_id: int) -> dict[str, Any]:
 
 def _figures(
     _: workers.Gate, url: str, stored: dict[str, Any], cached: search.SearchResult | None
-) -> dict[str, str]:
+) -> dict[str, Any]:
     """In an analysis process: the result's figures, from its search (again, when it is not
-    one of the last few searched)."""
+    one of the last few searched), and the CNN's views of each signal, from the warehouse."""
     from scoring.lightcurves import plots
 
     found = cached
@@ -362,7 +362,11 @@ def _figures(
         with server.connect(url) as conn:
             time_, flux, flux_err = store.points(conn, stored["upload"]["lightcurve_id"])
         found = search.search(time_, flux, flux_err)
-    return plots.all_figures(found, anomaly.score(found), stored["upload"]["time_system"])
+    figures: dict[str, Any] = plots.all_figures(
+        found, anomaly.score(found), stored["upload"]["time_system"]
+    )
+    figures["cnn"] = plots.cnn_figures(stored["signals"])
+    return figures
 
 
 @router.get("/lightcurves/{upload_id}", response_class=HTMLResponse, include_in_schema=False)
