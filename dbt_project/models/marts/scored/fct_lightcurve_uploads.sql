@@ -1,5 +1,5 @@
--- One row per light curve upload: what was given, what the search found, P(planet) of the best
--- signal, the anomaly score and its rank. A view, not a table: uploads arrive through the web
+-- One row per light curve upload: what was given, what the search found, P(planet) and the CNN's
+-- P(PC) of the best signal, the anomaly score and its rank. A view, not a table: uploads arrive through the web
 -- app between pipeline runs and must show at once on the Discoveries dashboard ("Uploads").
 {{ config(materialized='view') }}
 
@@ -100,6 +100,11 @@ final as (
         best_signal.p_planet as best_p_planet,
         best_signal.likely_planet as best_is_likely_planet,
         array_to_string(best_signal.flags, '; ') as best_signal_flags,
+
+        ---------- the CNN's view of the best signal (shown beside P(planet), not in the verdict)
+        analyses.cnn_model_version,
+        best_signal.cnn_p_pc as best_cnn_p_pc,
+        best_signal.cnn_likely_pc as best_is_cnn_likely_pc,
 
         ---------- the anomaly score
         analyses.anomaly_score,

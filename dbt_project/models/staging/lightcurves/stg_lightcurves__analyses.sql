@@ -15,6 +15,7 @@ renamed as (
         lightcurve_id,
         search_version,
         model_version,
+        cnn_model_version,
         analysed_at,
 
         ---------- the search

@@ -43,7 +43,17 @@ renamed as (
         p_planet,
         model_variant,
         likely_planet,
-        reasons
+        reasons,
+
+        ---------- the CNN (scoring/cnn/): its score and the three views it saw; not in the verdict
+        cnn_model_version,
+        cnn_p_pc,
+        cnn_likely_pc,
+        cnn_global_view,
+        cnn_local_view,
+        cnn_secondary_view,
+        cnn_secondary_days,
+        cnn_note
 
     from source
 
