@@ -23,6 +23,12 @@ How each method is run and judged
   gives a false-alarm probability below 1e-4). Detrending is counted in its time.
 - BLS and TLS report one peak; a recovery is that peak, above the threshold, at the planet's
   period. Neither vets: a deep eclipse above the threshold is their "likely planet".
+- **The CNN** (a column of ExoHunter's, not a method): the champion of ``lightcurve_cnn`` in the
+  warehouse (``exohunter cnn train``; the column is empty without one) scores every signal
+  ExoHunter found, on the detrended light curve the search folded, as the product does. The
+  items are Kepler light curves and one 2-minute TESS one: all outside the CNN's training domain
+  (TESS QLP full-frame images). The summary also gives the verdict of a rule that would ask for
+  the CNN's likely PC too, to decide whether the CNN belongs in the verdict.
 
 Budgets: every method runs in a warm worker process of its own (imports and numba compilation
 are paid once, before, and printed apart) and gets :data:`BUDGET_S` seconds per item; a worker
@@ -77,6 +83,9 @@ def _run_ours(t: np.ndarray, f: np.ndarray, e: np.ndarray | None) -> dict[str, A
         "signals": result.signals,
         "n_periods": result.n_periods,
         "detail": f"{result.mode}, {result.n_periods:,} periods, stopped: {result.stopped_by}",
+        # what the search folded: the CNN's views are made of it (not timed: after the search)
+        "time": result.time,
+        "detrended": result.detrended,
     }
 
 
@@ -254,19 +263,35 @@ class Outcome:
     planets_likely: dict[str, bool] = field(default_factory=dict)  # recovered KOI -> verdict
     p_planet: float | None = None  # ExoHunter: of the first signal
     known_periods: list[float] = field(default_factory=list)  # the item's planets' periods
+    cnn_p_pc: float | None = None  # ExoHunter: the CNN's P(PC) of the first signal
+    cnn_planets: dict[str, float | None] = field(default_factory=dict)  # recovered KOI -> P(PC)
+    cnn_likely_periods: list[float] = field(default_factory=list)  # significant, CNN likely PC
+    both_likely_periods: list[float] = field(default_factory=list)  # likely planet and CNN PC
 
     @property
     def finished(self) -> bool:
         return self.status == "ok"
 
+    def _false(self, periods: list[float]) -> int:
+        return sum(
+            1
+            for period in periods
+            if not any(lc_items.match(period, p) == "recovered" for p in self.known_periods)
+        )
+
     @property
     def false_likely(self) -> int:
         """Likely-planet verdicts at no known planet's period (all of them on a no-planet item)."""
-        return sum(
-            1
-            for period in self.likely_periods
-            if not any(lc_items.match(period, p) == "recovered" for p in self.known_periods)
-        )
+        return self._false(self.likely_periods)
+
+    @property
+    def false_cnn_likely(self) -> int:
+        """The same for the CNN's likely-PC calls on significant signals."""
+        return self._false(self.cnn_likely_periods)
+
+    @property
+    def false_both_likely(self) -> int:
+        return self._false(self.both_likely_periods)
 
 
 def judge(
@@ -274,11 +299,13 @@ def judge(
     raw: dict[str, Any] | None,
     item: Item,
     assess: Any = None,
+    cnn: Any = None,
 ) -> Outcome:
     """Judge a method's raw result on an item: recoveries (0.1 %, aliases), verdicts.
 
     ``assess(signal) -> (likely, p_planet)`` gives ExoHunter's verdict per signal (None: no
-    model, so no signal is a likely planet)."""
+    model, so no signal is a likely planet); ``cnn(raw, signal) -> (likely_pc, p_pc)`` the CNN's
+    (None: no CNN, no CNN column)."""
     if raw is None:
         return Outcome(method, "not run (budget)", detail=f"> {BUDGET_S[method]:.0f} s")
     if "skipped" in raw:
@@ -297,11 +324,19 @@ def judge(
             out.p_planet = verdicts[0][1]
         found = [s for s in signals if s.significant]
         out.likely_periods = [s.period_days for s, v in zip(signals, verdicts, strict=True) if v[0]]
+        scores = [cnn(raw, s) for s in signals] if cnn else []
+        _judge_cnn(out, signals, verdicts, scores)
         for planet in item.planets:
             verdict, period = lc_items.classify([s.period_days for s in found], planet)
             out.planets[planet.koi] = verdict
             if verdict == "recovered":
                 out.planets_likely[planet.koi] = period in out.likely_periods
+                if scores:
+                    out.cnn_planets[planet.koi] = next(
+                        p
+                        for s, (_, p) in zip(signals, scores, strict=True)
+                        if s.significant and s.period_days == period
+                    )
     else:
         out.top_period, out.top_sde = raw["period"], raw["sde"]
         out.detail = f"{raw['n_periods']:,} periods"
@@ -315,6 +350,24 @@ def judge(
             if verdict == "recovered":
                 out.planets_likely[planet.koi] = True
     return out
+
+
+def _judge_cnn(
+    out: Outcome,
+    signals: list[Any],
+    verdicts: list[tuple[bool, Any]],
+    scores: list[tuple[bool, float | None]],
+) -> None:
+    """The CNN's figures of ExoHunter's outcome: its P(PC) of the first signal, its likely-PC
+    calls among the significant signals, and the likely planets it also calls likely PC."""
+    if not scores:
+        return
+    out.cnn_p_pc = scores[0][1] if signals else None
+    for s, (likely, _), (likely_pc, _) in zip(signals, verdicts, scores, strict=True):
+        if s.significant and likely_pc:
+            out.cnn_likely_periods.append(s.period_days)
+        if likely and likely_pc:
+            out.both_likely_periods.append(s.period_days)
 
 
 @dataclass
@@ -399,12 +452,14 @@ def _brief(method: str, raw: dict[str, Any] | None) -> str:
 def judge_all(
     raw_all: list[tuple[Item, Series, dict[str, dict[str, Any] | None]]],
     assessor: Any = None,
+    cnn: Any = None,
 ) -> list[ItemResult]:
-    """``assessor(item, series) -> assess(signal)`` gives ExoHunter's verdicts on an item."""
+    """``assessor(item, series) -> assess(signal)`` gives ExoHunter's verdicts on an item;
+    ``cnn`` the CNN's (:func:`cnn_scorer`)."""
     results = []
     for item, series, raws in raw_all:
         assess = assessor(item, series) if assessor else None
-        outcomes = {m: judge(m, r, item, assess) for m, r in raws.items()}
+        outcomes = {m: judge(m, r, item, assess, cnn) for m, r in raws.items()}
         results.append(
             ItemResult(
                 item,
@@ -470,6 +525,45 @@ def summarise(results: list[ItemResult], method: str) -> dict[str, Any]:
         "total_s": sum(r.outcomes[method].seconds for r in ran),
         "quarter_median_s": statistics.median(quarters) if quarters else None,
         "stitched_s": stitched[0].outcomes[method].seconds if stitched else None,
+        "cnn": _cnn_summary(recovered, no_planet, ran, method),
+    }
+
+
+def _cnn_summary(
+    recovered: list[tuple[ItemResult, Any]],
+    no_planet: list[ItemResult],
+    ran: list[ItemResult],
+    method: str,
+) -> dict[str, Any] | None:
+    """The CNN's figures on a method's items (None: the CNN scored none of them): its P(PC) of
+    the recovered planets, its likely-PC calls, and the verdict of a rule that would also ask
+    for the CNN's likely PC, on the recovered planets and on the items with no planet."""
+    if not any(r.outcomes[method].cnn_p_pc is not None for r in ran):
+        return None
+
+    def called(r: ItemResult, e: Any, periods: list[float]) -> bool:
+        return any(lc_items.match(p, e.planet.period_days) == "recovered" for p in periods)
+
+    scores = [
+        p
+        for r, e in recovered
+        if (p := r.outcomes[method].cnn_planets.get(e.planet.koi)) is not None
+    ]
+    return {
+        "recovered_scored": len(scores),
+        "recovered_p_pc": sorted(scores),
+        "likely_pc_of_recovered": sum(
+            called(r, e, r.outcomes[method].cnn_likely_periods) for r, e in recovered
+        ),
+        "false_likely_pc_no_planet": sum(
+            1 for r in no_planet if r.outcomes[method].false_cnn_likely
+        ),
+        "with_cnn_likely_of_recovered": sum(
+            called(r, e, r.outcomes[method].both_likely_periods) for r, e in recovered
+        ),
+        "with_cnn_false_likely_no_planet": sum(
+            1 for r in no_planet if r.outcomes[method].false_both_likely
+        ),
     }
 
 
@@ -568,6 +662,56 @@ def assessor_for(verdicts: Verdicts) -> Any:
     return for_item
 
 
+# -- the CNN, from the warehouse -----------------------------------------------------------------
+@dataclass
+class Cnn:
+    model_version: str | None
+    model: Any
+    note: str
+
+
+def champion_cnn(say: Any = print) -> Cnn:
+    """The warehouse's CNN champion (``exohunter cnn train``), or none: then no CNN column."""
+    from scoring.cnn import predict
+    from scoring.warehouse import server
+
+    with server.connect(server.database_url()) as conn:
+        version, model = predict.champion(conn)
+    note = (
+        f"CNN {version} (the warehouse's champion of lightcurve_cnn): trained on TESS QLP "
+        "full-frame-image views; every item here is Kepler, outside its training domain"
+        if version
+        else "no CNN trained in the warehouse (exohunter cnn train): no CNN column"
+    )
+    say(note)
+    return Cnn(version, model, note)
+
+
+def cnn_scorer(cnn: Cnn) -> Any:
+    """``score(raw, signal) -> (likely_pc, p_pc)`` on the detrended light curve the search
+    folded (None, None when no view can be made of the fold); None without a CNN."""
+    if cnn.model is None:
+        return None
+    from scoring.cnn import predict
+    from scoring.cnn.views import ViewError
+
+    def score(raw: dict[str, Any], signal: Any) -> tuple[bool, float | None]:
+        try:
+            s = predict.score_signal(
+                cnn.model,
+                raw["time"],
+                raw["detrended"],
+                signal.period_days,
+                signal.epoch,
+                signal.duration_hours / 24,
+            )
+        except ViewError:
+            return False, None
+        return s.likely_pc, s.p_pc
+
+    return score
+
+
 # -- the table ----------------------------------------------------------------------------------
 def _cell(o: Outcome | None, item: ItemResult) -> str:
     if o is None:
@@ -586,6 +730,42 @@ def _cell(o: Outcome | None, item: ItemResult) -> str:
     return "; ".join(parts)
 
 
+def _cnn_cell(o: Outcome | None) -> str:
+    """The CNN's P(PC) of the first signal and of each recovered planet; its false calls."""
+    if o is None or o.cnn_p_pc is None:
+        return "-"
+    parts = [f"top {o.cnn_p_pc:.3f}"]
+    parts += [f"{koi} {p:.3f}" for koi, p in o.cnn_planets.items() if p is not None]
+    if o.false_cnn_likely:
+        parts.append(f"likely PC at a wrong period x{o.false_cnn_likely}")
+    return "; ".join(parts)
+
+
+CNN_ROWS = (
+    (
+        "CNN: likely PC of recovered (significant signals)",
+        lambda c: f"{c['likely_pc_of_recovered']}/{c['recovered_scored']}",
+    ),
+    (
+        "CNN: P(PC) of recovered planets",
+        lambda c: ", ".join(f"{p:.2f}" for p in c["recovered_p_pc"]) or "-",
+    ),
+    ("CNN: false likely PC (no-planet items)", lambda c: str(c["false_likely_pc_no_planet"])),
+    (
+        "verdict AND CNN likely PC: likely of recovered",
+        lambda c: str(c["with_cnn_likely_of_recovered"]),
+    ),
+    (
+        "verdict AND CNN likely PC: false likely (no planet)",
+        lambda c: str(c["with_cnn_false_likely_no_planet"]),
+    ),
+)
+
+
+def _if_cnn(value: Any) -> Any:
+    return lambda s: "-" if s["cnn"] is None else value(s["cnn"])
+
+
 def print_tables(
     results: list[ItemResult], summaries: dict[str, dict[str, Any]], ratios: dict, console: Any
 ) -> None:
@@ -599,12 +779,14 @@ def print_tables(
     per_item.add_column("points", justify="right")
     for method in summaries:
         per_item.add_column(method)
+    per_item.add_column("CNN P(PC) (ExoHunter's signals)")
     for r in results:
         per_item.add_row(
             r.label,
             r.item.kind,
             f"{r.points:,}",
             *(_cell(r.outcomes.get(m), r) for m in summaries),
+            _cnn_cell(r.outcomes.get(OURS)),
         )
     console.print(per_item)
 
@@ -646,6 +828,7 @@ def print_tables(
             lambda s: "-" if s["stitched_s"] is None else f"{s['stitched_s']:.1f} s",
         ),
     ]
+    rows += [(name, _if_cnn(value)) for name, value in CNN_ROWS]
     for name, value in rows:
         table.add_row(name, *(value(s) for s in summaries.values()))
     for baseline in (BLS, TLS):
@@ -707,7 +890,8 @@ def bench_lightcurves(
     raw_all, warm = run_methods(chosen, METHODS, budgets, say)
     kepids = {s.kepid for _, s, _ in raw_all if s.kepid is not None}
     verdicts = train_in_scratch(kepids, say)
-    results = judge_all(raw_all, assessor_for(verdicts))
+    cnn = champion_cnn(say)
+    results = judge_all(raw_all, assessor_for(verdicts), cnn_scorer(cnn))
     summaries = {m: summarise(results, m) for m in METHODS}
     ratios = {(m, b): ratio(results, m, b) for m in METHODS for b in (BLS, TLS) if m != b}
     print_tables(results, summaries, ratios, console)
@@ -743,6 +927,8 @@ def bench_lightcurves(
                         "top_period": o.top_period,
                         "planets": o.planets,
                         "false_likely": o.false_likely,
+                        "cnn_p_pc": o.cnn_p_pc,
+                        "cnn_planets": o.cnn_planets,
                     }
                     for m, o in r.outcomes.items()
                 },
@@ -754,6 +940,7 @@ def bench_lightcurves(
             "train_s": verdicts.train_s,
             "how": verdicts.note,
         },
+        "cnn": {"version": cnn.model_version, "how": cnn.note},
         "warm_up_s": warm,
         "budgets_s": budgets,
         "load_average": {"start": load, "end": end},

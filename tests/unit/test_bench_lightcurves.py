@@ -1,16 +1,20 @@
 """The light-curve benchmark's core (``exohunter bench lightcurves``): its manifest reader, the
 0.1 % recovery rule and alias detection, eligibility from the data, the budget, and the table's
-fields on two real items (Kepler-12 Q15 and an eclipsing binary). No timings are asserted."""
+fields on two real items (Kepler-12 Q15 and an eclipsing binary), with the CNN column scored by
+a real, untrained network (random weights: the plumbing, not the figures). No timings are
+asserted."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from scoring.bench import lc_items
 from scoring.bench import lightcurves as bench
 from scoring.bench.lc_items import Item, Planet
+from scoring.cnn import network, predict, training
 
 KEPLER_12_B = 4.437962934
 
@@ -85,6 +89,32 @@ def test_a_baseline_recovers_only_above_its_threshold_and_is_judged_on_no_planet
     assert refused.status == "refused" and refused.planets == {}
 
 
+def untrained_cnn(seed: int = 0) -> predict.Model:
+    """The product's network with random weights of the right shapes (no Keras needed)."""
+    rng = np.random.default_rng(seed)
+    weights, flat = {}, 0
+
+    def layer(shape: tuple[int, ...]) -> list[np.ndarray]:
+        fan_in = int(np.prod(shape[:-1]))
+        kernel = rng.normal(0, 1 / math.sqrt(fan_in), shape).astype(np.float32)
+        return [kernel, np.zeros(shape[-1], np.float32)]
+
+    for view, blocks in network.BRANCHES.items():
+        channels, length = 1, network.VIEW_BINS[view]
+        for block, (filters, _) in enumerate(blocks):
+            for conv in network.conv_names(view, block):
+                weights[conv] = layer((network.KERNEL, channels, filters))
+                channels = filters
+            length = -(-length // network.POOL_STRIDE)
+        flat += length * channels
+    width = flat + len(training.FOLD_SCALARS)
+    for name, units in zip(network.dense_names(), (*network.DENSE, 1), strict=True):
+        weights[name] = layer((width, units))
+        width = units
+    quantiles = np.column_stack([np.linspace(0.2, 30, 101), np.linspace(0.02, 0.5, 101)])
+    return predict.Model(weights, training.Scaler(training.FOLD_SCALARS, quantiles), 0.5)
+
+
 def test_two_items_through_the_core_with_a_budget() -> None:
     chosen = [
         i
@@ -96,7 +126,8 @@ def test_two_items_through_the_core_with_a_budget() -> None:
     raw, _ = bench.run_methods(
         chosen, (bench.OURS, bench.TLS), budgets, say=lambda _: None, warm_up=False
     )
-    results = bench.judge_all(raw)  # no model: no signal is a likely planet
+    cnn = bench.cnn_scorer(bench.Cnn("untrained", untrained_cnn(), "random weights"))
+    results = bench.judge_all(raw, cnn=cnn)  # no model: no signal is a likely planet
     kepler_12, eb = results
     assert kepler_12.label == "KIC 11804465 Q15" and kepler_12.is_kepler_quarter
     assert eb.label == "eb08" and not eb.is_kepler_quarter and eb.points > 20_000
@@ -121,4 +152,13 @@ def test_two_items_through_the_core_with_a_budget() -> None:
     assert tls["items_run"] == 0 and len(tls["not_run_budget"]) == 2
     assert tls["eligible_not_run"] == 1 and tls["recovered"] == 0 and tls["missed"] == 0
     assert bench.ratio(results, bench.OURS, bench.TLS) is None  # no item both finished
+    # the CNN column: every item ExoHunter finished has its first signal scored
+    for r in results:
+        assert 0 <= r.outcomes[bench.OURS].cnn_p_pc <= 1
+        assert r.outcomes[bench.TLS].cnn_p_pc is None
+    recovered = ours.planets["K00020.01"] == "recovered"
+    assert set(ours.cnn_planets) == ({"K00020.01"} if recovered else set())
+    assert summary["cnn"]["recovered_scored"] == summary["recovered"]
+    assert summary["cnn"]["with_cnn_likely_of_recovered"] == 0  # no model: no likely planet
+    assert tls["cnn"] is None
     assert not math.isnan(summary["total_s"])
