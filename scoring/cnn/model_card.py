@@ -55,6 +55,8 @@ P(planet candidate) for a periodic signal, from the shape of its folded light cu
 score beside the table model's P(planet), not a replacement for a vetter. Trained on TESS
 Quick-Look Pipeline signals of 30-minute full-frame images (sectors 1-5); a Kepler, K2 or
 2-minute TESS light curve is outside the training domain and its score is an extrapolation.
+In the product every signal of an upload is scored and shown beside P(planet) with its three
+views; the score is not used in the verdict (the light-curve benchmark, docs/cnn.md).
 
 ## Data
 `{data}`: Yu et al. 2019's own TFRecords ({sum(result.counts["all"].values()):,} signals), labels by
