@@ -186,12 +186,21 @@ def superset_client(superset: service.ServerStatus) -> SupersetClient:
 
 @pytest.fixture(scope="session")
 def lightcurve_warehouse(scored_warehouse: str) -> str:
-    """The scored warehouse plus the light-curve classifier, trained once, and every shipped
-    light curve loaded and analysed (as `exohunter run` does)."""
+    """The scored warehouse plus the light-curve classifier, trained once, a CNN (the tiny
+    configuration: one epoch, about a minute; its figures mean nothing), and every shipped light
+    curve loaded and analysed (as `exohunter run` does), each signal scored by both."""
     from rich.console import Console
 
     from scoring import pipeline
+    from scoring.cnn import publish, training
+    from scoring.warehouse import dbt_runner
 
     with psycopg.connect(scored_warehouse, autocommit=True) as conn:
+        publish.train(conn, train_config=training.TINY)
         pipeline.lightcurve_stage(conn, Console(quiet=True))
+    # The CNN's metrics on Model performance (a table, built before the CNN was trained), and
+    # the uploads' mart's tests on uploads with CNN scores.
+    dbt_runner.run_dbt(
+        ["build", "--select", "fct_model_performance", "fct_lightcurve_uploads"], scored_warehouse
+    )
     return scored_warehouse
