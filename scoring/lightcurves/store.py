@@ -653,9 +653,15 @@ def cnn_context(row: dict[str, Any], analysis: dict[str, Any] | None) -> dict[st
     if version is None:
         domain = NO_CNN
     elif in_domain:
-        domain = f"This light curve is of the kind the CNN was trained on: {CNN_TRAINED_ON}."
+        domain = (
+            f"A TESS full-frame-image cadence, as in the CNN's training data: {CNN_TRAINED_ON}."
+        )
     else:
-        kind = row["mission"] if row["mission"] != CNN_MISSION else "2-minute TESS"
+        kind = (
+            row["mission"]
+            if row["mission"] != CNN_MISSION
+            else f"{row['cadence_minutes']:.0f}-minute TESS"  # SPOC 2 minutes, later FFIs 200 s
+        )
         domain = (
             f"Out of the CNN's training domain: it was trained on {CNN_TRAINED_ON}; on this "
             f"{kind} light curve its score is an extrapolation."
