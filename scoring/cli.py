@@ -16,6 +16,7 @@ from scoring.errors import ExoHunterError
 if TYPE_CHECKING:
     import click
 
+    from scoring.ingest.loader import LoadResult
     from scoring.ingest.tables import TableSpec
     from scoring.lightcurves.store import Analysis, Loaded
 
@@ -147,8 +148,8 @@ def _run_dbt(args: list[str]) -> None:
 
 @app.command()
 def transform() -> None:
-    """Check every KOI batch not yet checked (the raw gate), then build the dbt models (staging
-    → intermediate → marts) and run their tests."""
+    """Check every batch still waiting for its raw checks (KOI and TOI), then build the dbt
+    models (staging → intermediate → marts) and run their tests."""
     from scoring.quality import gates
     from scoring.warehouse import locks, server
 
@@ -209,8 +210,8 @@ def check(
 ) -> None:
     """Run the data-quality checks (Great Expectations), record them in dq, build the Data Docs.
 
-    Reports only: a failure changes no batch's status (the gates of `exohunter run` do). Exits
-    with 1 when a critical expectation fails.
+    Reports only: a failure changes no batch's status (the gates of `exohunter ingest` and
+    `exohunter run` do). Exits with 1 when a critical expectation fails.
     """
     from scoring.console import dbt_progress
     from scoring.quality import gates, targets
@@ -286,15 +287,24 @@ def _ingest_table(table: TableSpec, path_or_url: str | None, from_archive: bool)
     """`exohunter ingest koi|toi`: load one export of ``table`` and say what was written."""
     from scoring.console import byte_progress
     from scoring.ingest import loader
+    from scoring.warehouse import locks, server
 
     if from_archive == (path_or_url is not None):
         raise _fail("give either PATH_OR_URL or --from-archive (one of the two)")
     source = table.tap_url if from_archive else str(path_or_url)
-    with byte_progress(console) as progress:
-        result = loader.ingest(table, source, progress=progress)
-    if result.already_loaded:
-        console.print(result.summary())
-        return
+    url = server.prepare()
+    # The load and its raw checks under one hold of the lock: a run never sees the batch between.
+    with locks.pipeline_lock(url, f"exohunter ingest {table.command}", shared=True):
+        with byte_progress(console) as progress:
+            result = loader.ingest(table, source, url=url, progress=progress, take_lock=False)
+        if result.already_loaded:
+            console.print(result.summary())
+        else:
+            _say_loaded(table, result)
+        _gate_batch(url, result.batch_id)
+
+
+def _say_loaded(table: TableSpec, result: LoadResult) -> None:
     how = {"copy": "COPY fast path", "checked": "row-checked path"}[result.method]
     snapshot = "from the file header" if result.snapshot_source == "header" else "load time"
     console.print(f"[bold green]loaded[/] batch {result.batch_id} from {result.source_uri}")
@@ -311,6 +321,23 @@ def _ingest_table(table: TableSpec, path_or_url: str | None, from_archive: bool)
             f"  rejects:       select source_line, reason from raw.{table.rejects}"
             f" where load_batch_id = {result.batch_id}"
         )
+
+
+def _gate_batch(url: str, batch_id: int) -> None:
+    """The raw checks of a batch still waiting for them (the one just loaded, or a twin whose
+    gate never ran): staging reads it only once they pass; a failure marks it failed_quality
+    and exits 1."""
+    from scoring.quality import gates, targets
+    from scoring.warehouse import server
+
+    with server.connect(url) as conn:
+        if batch_id not in targets.ungated_batches(conn):
+            return
+    gates.gate(url, "raw", lambda line: console.print(line, highlight=False), batch_id=batch_id)
+    console.print(
+        f"[green]checked[/]: batch {batch_id} passed the raw checks; the next `exohunter "
+        "transform` (or `run`) reads it if it is the table's latest snapshot"
+    )
 
 
 @ingest_app.command("lightcurve")
@@ -434,9 +461,13 @@ def lightcurves_train(
 ) -> None:
     """Train the light-curve P(planet) model on the KOI table (grouped nested CV), register it."""
     from scoring.lightcurves import model
-    from scoring.warehouse import server
+    from scoring.warehouse import locks, server
 
-    with server.connect(server.prepare(), autocommit=True) as conn:
+    url = server.prepare()
+    with (
+        locks.pipeline_lock(url, "exohunter lightcurves train"),
+        server.connect(url, autocommit=True) as conn,
+    ):
         result = model.train(conn, console.status, force=force)
     if not result.created:
         console.print(f"model {result.model_version} is already trained: nothing to do")
@@ -452,9 +483,13 @@ def lightcurves_analyse(
 ) -> None:
     """Search and score the uploads not yet analysed by this search and model version."""
     from scoring.lightcurves import store
-    from scoring.warehouse import server
+    from scoring.warehouse import locks, server
 
-    with server.connect(server.prepare(), autocommit=True) as conn:
+    url = server.prepare()
+    with (
+        locks.pipeline_lock(url, "exohunter lightcurves analyse"),
+        server.connect(url, autocommit=True) as conn,
+    ):
         ids = store.every_upload(conn) if every else store.pending(conn)
         for upload_id in ids:
             console.print(f"upload {upload_id}:")
@@ -501,9 +536,13 @@ def cnn_train(
     """Train the CNN on the Yu et al. 2019 TESS views (paper and TIC-grouped splits), register
     it as the champion of lightcurve_cnn with its figures and model card."""
     from scoring.cnn import model_card, publish
-    from scoring.warehouse import server
+    from scoring.warehouse import locks, server
 
-    with server.connect(server.prepare(), autocommit=True) as conn:
+    url = server.prepare()
+    with (
+        locks.pipeline_lock(url, "exohunter cnn train"),
+        server.connect(url, autocommit=True) as conn,
+    ):
         result = publish.train(conn, console.status, force=force)
     if not result.created:
         console.print(f"model {result.model_version} is already trained: nothing to do")

@@ -1,7 +1,7 @@
 """``exohunter run``: the whole pipeline, stage by stage, with a closing summary.
 
-warehouse up → (the pipeline lock) → ingest the shipped KOI snapshot → raw checks of every KOI
-batch not yet checked → ingest the shipped TOI snapshot →
+warehouse up → (the pipeline lock) → ingest the shipped KOI snapshot → raw checks of every
+batch waiting for them → ingest the shipped TOI snapshot → its raw checks →
 dbt build → feature checks →
 train (if the champion was not trained on this batch) → score → prediction checks → anomalies
 (ensemble + Bayesian outlier model, refitted only for a new batch or configuration) → anomaly
@@ -13,8 +13,8 @@ then serves Superset.
 The checks are gates (:mod:`scoring.quality.gates`): a critical failure stops the run before
 anything downstream changes — the failed batch is marked in ``raw``, the marts keep the last good
 batch, the champion stays, the failure is recorded in ``dq`` and shown by
-``marts.fct_data_quality``. The raw gate checks every KOI batch it has not passed, whoever loaded
-it, so a truncated export loaded with ``exohunter ingest koi`` never reaches staging.
+``marts.fct_data_quality``. The raw gate checks every batch still ``pending_checks``, whoever
+loaded it, so a truncated export never reaches staging.
 """
 
 from __future__ import annotations
@@ -177,12 +177,13 @@ def _run_stages(report: RunReport, console: Console, koi_file: Path, toi_file: P
     url = report.url
     with _stage(report, "ingest", console), byte_progress(console) as progress:
         report.ingest = loader.ingest_koi(koi_file, url=url, progress=progress, take_lock=False)
-    # Every KOI batch not yet checked, not only this file's: one loaded by `exohunter ingest koi`
-    # alone would otherwise reach staging (the latest snapshot) unchecked.
+    # Every batch waiting for its checks, not only this file's: one whose gate never ran (a
+    # crash, a library load) is checked here before staging may read it.
     _gate(report, "raw checks", console, lambda say: gates.gate_new_batches(url, say))
     # After the KOI gate: a refused KOI export stops the run before anything else is loaded.
     with _stage(report, "ingest (TOI)", console), byte_progress(console) as progress:
         report.toi_ingest = loader.ingest_toi(toi_file, url=url, progress=progress, take_lock=False)
+    _gate(report, "raw checks (TOI)", console, lambda say: gates.gate_new_batches(url, say))
     _dbt_stage(report, "transform", BEFORE_SCORING, console)
     _gate(
         report,

@@ -98,11 +98,13 @@ def scored_warehouse(pg_cluster: server.PostgresCluster) -> Iterator[str]:
     from scoring.anomalies import detect
     from scoring.classifier import predict, training
     from scoring.ingest import loader
+    from scoring.quality import gates
     from scoring.warehouse import dbt_runner
 
     with pg_cluster.scratch_database("scored") as url:
         with psycopg.connect(url, autocommit=True) as conn:
             loader.load_koi_file(conn, settings.SHIPPED_KOI_FILE)
+        gates.gate_new_batches(url)  # staging reads a batch only once the raw gate passed it
         lines: list[str] = []
         try:
             dbt_runner.run_dbt(["build", "--exclude", "tag:scored"], url, on_line=lines.append)

@@ -107,7 +107,8 @@ def insert_batch(
             file_bytes, snapshot_at, snapshot_source, rows_loaded, rows_rejected,
             columns_missing, columns_extra, status, started_at, finished_at)
         overriding system value
-        values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'loaded', %s, clock_timestamp())
+        values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'pending_checks', %s,
+            clock_timestamp())
         """,
         (
             batch_id,

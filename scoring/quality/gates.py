@@ -9,8 +9,8 @@ when a critical expectation fails.
   ``failed_quality`` (staging then keeps reading the latest good batch) and raises
   :class:`~scoring.quality.errors.QualityGateError`, whose message names the expectation, the
   column and sample values. Warnings are said and recorded, never fatal.
-- :func:`gate_new_batches`: the raw gate on every KOI batch it has not passed yet, whoever
-  loaded it, before anything is built from them.
+- :func:`gate_new_batches`: the raw gate on every batch waiting for it (KOI and TOI, status
+  ``pending_checks``), whoever loaded it, before staging may read it.
 
 Presentation is the caller's: ``say`` (:mod:`scoring.progress`) gets each line in rich console
 markup (``[red]...[/]``); the CLI and the pipeline print it without rich's highlighting, so the
@@ -141,22 +141,22 @@ def gate(
 
 
 def gate_new_batches(url: str, say: Say = quiet) -> list[CheckReport]:
-    """The raw gate on every KOI batch that has not passed it yet, oldest first, whoever loaded
-    it: a file loaded by ``exohunter ingest koi`` alone is checked by the next ``exohunter run``
-    before its dbt build reads it. Each batch is sized against the
-    previous one that passed, so a truncated export fails ``row_count_near_previous_batch``.
+    """The raw gate on every batch waiting for it (status ``pending_checks``, KOI and TOI),
+    oldest first, whoever loaded it: ``exohunter ingest`` gates its own batch, ``exohunter run``
+    any left over (a gate that crashed, a batch loaded by a library call). Each batch is sized
+    against an earlier good one of its table, so a truncated export fails its row count.
     Stops at the first failure (:class:`QualityGateError`; that batch is then
     ``failed_quality`` and never read)."""
     with server.connect(url, autocommit=True) as conn:
         pending = targets.ungated_batches(conn)
     if not pending:
-        say("raw checks: every loaded KOI batch has passed them already")
+        say("raw checks: every loaded batch has passed them already")
     return [gate(url, "raw", say, batch_id=batch_id) for batch_id in pending]
 
 
 def _set_batch_status(conn: psycopg.Connection, batch_id: int | None, reason: str | None) -> None:
     """The gate's verdict on a raw batch: the one write outside ``dq``, in the status column
-    ingest reserves for it (staging reads only batches that are ``loaded``)."""
+    ingest leaves ``pending_checks`` for it (staging reads only batches that are ``loaded``)."""
     conn.execute(
         """update raw.load_batches set status = %(status)s, status_reason = %(reason)s
             where load_batch_id = %(batch)s

@@ -43,7 +43,8 @@ P_PLANET_KL_THRESHOLD = 0.10  # warning
 P_PLANET_KL_HOLDOUT = 0.001
 #: Tolerance around the anomaly detector's contamination budget (absolute share).
 ANOMALY_SHARE_TOLERANCE = 0.005
-#: The row count of a KOI batch may differ from the previous good batch by this fraction.
+#: The row count of a KOI batch may differ from the previous good batch by this fraction (a
+#: TOI batch may fall short of the previous snapshot's by as much).
 ROW_COUNT_TOLERANCE = 0.20
 
 
@@ -145,6 +146,18 @@ RAW_FILLED_COLUMNS = {
 }
 
 
+def _records_loaded() -> gxe.Expectation:
+    return _expect(
+        gxe.ExpectColumnValuesToBeNull,
+        "records_loaded",
+        CRITICAL,
+        "At most 1 % of the file's records rejected by ingest (unreadable values, wrong "
+        "field counts, duplicates): more means the export itself is broken.",
+        column="reject_reason",
+        mostly=0.99,
+    )
+
+
 def _raw_expectations() -> tuple[gxe.Expectation, ...]:
     keys = (
         _expect(
@@ -172,15 +185,7 @@ def _raw_expectations() -> tuple[gxe.Expectation, ...]:
             column="kepoi_name",
             regex=r"^K[0-9]{5}\.[0-9]{2}$",
         ),
-        _expect(
-            gxe.ExpectColumnValuesToBeNull,
-            "records_loaded",
-            CRITICAL,
-            "At most 1 % of the file's records rejected by ingest (unreadable values, wrong "
-            "field counts, duplicates): more means the export itself is broken.",
-            column="reject_reason",
-            mostly=0.99,
-        ),
+        _records_loaded(),
         _expect(
             gxe.ExpectColumnValuesToBeInSet,
             "koi_disposition_known",
@@ -347,6 +352,137 @@ def _raw_expectations() -> tuple[gxe.Expectation, ...]:
         for column, share in RAW_FILLED_COLUMNS.items()
     )
     return keys + physical + errors + vetting + filled
+
+
+# -- raw: one TOI load batch, every record of the file -----------------------------------------
+TOI_DISPOSITIONS = ["CP", "KP", "PC", "APC", "FP", "FA"]
+#: Columns the TOI features need, with the share of records that may leave them empty. The
+#: 2025-10-04 export: 1.4 % without a period (single-transit TOIs), 11 % without log g, 7 %
+#: without a planet or stellar radius; the 2020-06-30 export is alike.
+RAW_TOI_FILLED_COLUMNS = {
+    "pl_orbper": 0.05,
+    "pl_trandurh": 0.01,
+    "pl_trandep": 0.01,
+    "pl_rade": 0.15,
+    "st_teff": 0.10,
+    "st_logg": 0.25,
+    "st_rad": 0.15,
+    "st_tmag": 0.01,
+    "ra": 0.01,
+    "dec": 0.01,
+}
+
+
+def _raw_toi_expectations() -> tuple[gxe.Expectation, ...]:
+    keys = (
+        _expect(
+            gxe.ExpectTableRowCountToBeBetween,
+            "row_count_not_shrunk",
+            CRITICAL,
+            f"At least {1 - ROW_COUNT_TOLERANCE:.0%} of the records of the latest good snapshot "
+            "taken before this one: the TOI table only grows (2,041 TOIs in June 2020, 7,703 in "
+            "October 2025), so a truncated export fails; the first batch only needs a row.",
+            min_value=parameter("min_rows"),
+            max_value=parameter("max_rows"),
+        ),
+        _expect(
+            gxe.ExpectColumnValuesToBeUnique,
+            "toi_unique",
+            CRITICAL,
+            "One record per TOI in the file: a duplicate (set aside by ingest) means a broken "
+            "export.",
+            column="toi",
+        ),
+        _expect(
+            gxe.ExpectColumnValuesToMatchRegex,
+            "toi_format",
+            CRITICAL,
+            "TOI designations look like 1000.01: another table's export does not pass.",
+            column="toi",
+            regex=r"^[0-9]+\.[0-9]{2}$",
+        ),
+        _records_loaded(),
+        _expect(
+            gxe.ExpectColumnValuesToBeInSet,
+            "tfopwg_disp_known",
+            CRITICAL,
+            "The label takes the TFOPWG's six values (empty in older exports: not checked).",
+            column="tfopwg_disp",
+            value_set=TOI_DISPOSITIONS,
+        ),
+    )
+    physical = (
+        _between(
+            "pl_orbper",
+            "pl_orbper_positive",
+            "Orbital period > 0 days.",
+            min_value=0,
+            strict_min=True,
+        ),
+        _between(
+            "pl_trandurh",
+            "pl_trandurh_positive",
+            "Transit duration > 0 hours.",
+            min_value=0,
+            strict_min=True,
+        ),
+        _between("pl_trandep", "pl_trandep_non_negative", "Transit depth ≥ 0 ppm.", min_value=0),
+        _expect(
+            gxe.ExpectColumnMedianToBeBetween,
+            "pl_trandep_median_in_ppm",
+            CRITICAL,
+            "Median transit depth 50 to 50,000 ppm (2025: 4,750 ppm, 2020: 2,483 ppm; TESS "
+            "finds deeper transits than Kepler): a depth in another unit (a fraction, or "
+            "x10⁶) moves it by orders of magnitude.",
+            column="pl_trandep",
+            min_value=50,
+            max_value=50_000,
+        ),
+        _between(
+            "pl_tranmid",
+            "pl_tranmid_is_bjd",
+            "Transit mid-time a full BJD of the TESS era, 2,457,000 to 2,470,000 (2018 to "
+            "2054): a TESS-relative time (BTJD = BJD - 2,457,000) or a Julian year fails.",
+            min_value=2_457_000,
+            max_value=2_470_000,
+        ),
+        _between(
+            "st_teff",
+            "st_teff_stellar",
+            "Stellar effective temperature 2,300 to 50,000 K.",
+            min_value=2300,
+            max_value=50_000,
+        ),
+        _between(
+            "st_logg", "st_logg_stellar", "Stellar log g 0 to 6 (cgs).", min_value=0, max_value=6
+        ),
+        _between(
+            "st_rad", "st_rad_positive", "Stellar radius > 0 R☉.", min_value=0, strict_min=True
+        ),
+        _between(
+            "pl_rade", "pl_rade_positive", "Planet radius > 0 R⊕.", min_value=0, strict_min=True
+        ),
+        _between("st_dist", "st_dist_positive", "Distance > 0 pc.", min_value=0, strict_min=True),
+        _between(
+            "st_tmag",
+            "st_tmag_plausible",
+            "TESS magnitude -2 to 25 (2025: 4.6 to 18.3).",
+            min_value=-2,
+            max_value=25,
+        ),
+        _between("ra", "ra_in_range", "Right ascension 0 to 360°.", min_value=0, max_value=360),
+        _between("dec", "dec_in_range", "Declination -90 to 90°.", min_value=-90, max_value=90),
+    )
+    filled = tuple(
+        _mostly_filled(
+            column,
+            share,
+            f"At most {share:.0%} of the records without {column} (a column missing from the "
+            "file lands all NULL, so this is also the check that it is present).",
+        )
+        for column, share in RAW_TOI_FILLED_COLUMNS.items()
+    )
+    return keys + physical + filled
 
 
 # -- features: marts.fct_koi_features, the table every model reads -----------------------------
@@ -685,6 +821,14 @@ SUITES: tuple[Suite, ...] = (
         "koi_batch_records",
         ("load_batch_id",),
         _raw_expectations(),
+    ),
+    Suite(
+        "raw_toi_batch",
+        "raw",
+        "dq",
+        "toi_batch_records",
+        ("load_batch_id",),
+        _raw_toi_expectations(),
     ),
     Suite(
         "koi_features",

@@ -39,35 +39,30 @@ class Target:
         return f"model {self.model_version} on load batch {self.load_batch_id}"
 
 
-def _latest_good_batch(conn: psycopg.Connection) -> int | None:
-    """The KOI batch staging reads: status loaded, latest snapshot, then latest load."""
+#: The raw suite of each archive table ingest loads (raw.load_batches.source_table).
+RAW_SUITES = {"koi_cumulative": "raw_koi_batch", "toi": "raw_toi_batch"}
+
+
+def _latest_good_batch(conn: psycopg.Connection, source_table: str) -> int | None:
+    """The batch staging reads: status loaded, latest snapshot, then latest load."""
     row = conn.execute(
         """select load_batch_id from raw.load_batches
-            where source_table = 'koi_cumulative' and status = 'loaded'
-            order by snapshot_at desc, load_batch_id desc limit 1"""
+            where source_table = %s and status = 'loaded'
+            order by snapshot_at desc, load_batch_id desc limit 1""",
+        (source_table,),
     ).fetchone()
     return row[0] if row else None
 
 
-#: SQL on raw.load_batches ``b``: the raw gate of ``exohunter run`` passed on this batch (its
-#: latest gate run; ``exohunter check`` changes no batch's standing, so its runs do not count).
-_PASSED_RAW_GATE = """(
-    select v.critical_success from dq.validation_runs v
-     where v.suite_name = 'raw_koi_batch' and v.triggered_by = 'run'
-       and v.load_batch_id = b.load_batch_id
-     order by v.started_at desc limit 1
-) is true"""
-
-
 def ungated_batches(conn: psycopg.Connection) -> list[int]:
-    """KOI batches staging could read (status ``loaded``) that the raw gate has not passed yet,
-    in load order: whoever loaded them (``exohunter ingest koi``, the pipeline, the API), they
-    are checked before anything is built from them."""
+    """Batches of every archive table waiting for the raw gate (status ``pending_checks``), in
+    load order: whoever loaded them (``exohunter ingest``, the pipeline, a library call), they
+    are checked before staging may read them."""
     rows = conn.execute(
-        f"""select load_batch_id from raw.load_batches b
-             where source_table = 'koi_cumulative' and status = 'loaded'
-               and not {_PASSED_RAW_GATE}
-             order by load_batch_id"""
+        """select load_batch_id from raw.load_batches
+            where status = 'pending_checks' and source_table = any(%s)
+            order by load_batch_id""",
+        (list(RAW_SUITES),),
     ).fetchall()
     return [row[0] for row in rows]
 
@@ -81,37 +76,81 @@ def _batch_rows(conn: psycopg.Connection, batch_id: int) -> int:
     return row[0]
 
 
-def raw_target(conn: psycopg.Connection, batch_id: int | None = None) -> Target:
-    """A KOI batch (default: the one staging reads), sized against the previous good batch: the
-    latest one loaded before it that the raw gate passed (none: the first batch needs a row)."""
-    from scoring.quality import suites
+def raw_targets(conn: psycopg.Connection, batch_id: int | None = None) -> list[Target]:
+    """The raw suite on one batch, or (default) on the batch staging reads of each table."""
+    if batch_id is not None:
+        return [raw_target(conn, batch_id)]
+    found = [
+        raw_target(conn, batch)
+        for table in RAW_SUITES
+        if (batch := _latest_good_batch(conn, table)) is not None
+    ]
+    if not found:
+        raise QualityError("no archive batch loaded yet: run `exohunter ingest koi` first")
+    return found
 
-    if batch_id is None:
-        batch_id = _latest_good_batch(conn)
-        if batch_id is None:
-            raise QualityError("no KOI batch loaded yet: run `exohunter ingest koi` first")
+
+def raw_target(conn: psycopg.Connection, batch_id: int) -> Target:
+    """A batch's raw suite, its records counted against an earlier good batch of its table."""
     row = conn.execute(
         "select source_table from raw.load_batches where load_batch_id = %s", (batch_id,)
     ).fetchone()
-    if row is None or row[0] != "koi_cumulative":
-        raise QualityError(f"load batch {batch_id} is not a KOI cumulative batch")
+    if row is None or row[0] not in RAW_SUITES:
+        raise QualityError(f"load batch {batch_id} is not a KOI or TOI batch")
+    source_table = row[0]
+    parameters = (
+        _koi_row_bounds(conn, batch_id)
+        if source_table == "koi_cumulative"
+        else _toi_row_bounds(conn, batch_id)
+    )
+    return Target(
+        RAW_SUITES[source_table], "raw", {"load_batch_id": batch_id}, parameters, batch_id
+    )
+
+
+def _koi_row_bounds(conn: psycopg.Connection, batch_id: int) -> dict[str, Any]:
+    """Within the tolerance of the latest good batch loaded before it: the cumulative table
+    keeps every KOI it ever had, so a snapshot much smaller or larger is a broken export."""
+    from scoring.quality import suites
+
     previous = conn.execute(
-        f"""select load_batch_id, rows_loaded + rows_rejected from raw.load_batches b
-             where source_table = 'koi_cumulative' and status = 'loaded' and load_batch_id < %s
-               and {_PASSED_RAW_GATE}
-             order by load_batch_id desc limit 1""",
+        """select load_batch_id, rows_loaded + rows_rejected from raw.load_batches
+            where source_table = 'koi_cumulative' and status = 'loaded' and load_batch_id < %s
+            order by load_batch_id desc limit 1""",
         (batch_id,),
     ).fetchone()
     if previous is None:
-        parameters: dict[str, Any] = {"min_rows": 1, "max_rows": None}
-    else:
-        tolerance = suites.ROW_COUNT_TOLERANCE
-        parameters = {
-            "previous_load_batch_id": previous[0],
-            "min_rows": math.floor(previous[1] * (1 - tolerance)),
-            "max_rows": math.ceil(previous[1] * (1 + tolerance)),
-        }
-    return Target("raw_koi_batch", "raw", {"load_batch_id": batch_id}, parameters, batch_id)
+        return {"min_rows": 1, "max_rows": None}
+    tolerance = suites.ROW_COUNT_TOLERANCE
+    return {
+        "previous_load_batch_id": previous[0],
+        "min_rows": math.floor(previous[1] * (1 - tolerance)),
+        "max_rows": math.ceil(previous[1] * (1 + tolerance)),
+    }
+
+
+def _toi_row_bounds(conn: psycopg.Connection, batch_id: int) -> dict[str, Any]:
+    """Not much smaller than the latest good snapshot taken before it. The TOI table grows
+    (2,041 TOIs in June 2020, 7,703 in October 2025), so only a shrink is a broken export, and
+    an older snapshot loaded after a newer one is compared with the snapshots before its own."""
+    from scoring.quality import suites
+
+    previous = conn.execute(
+        """select p.load_batch_id, p.rows_loaded + p.rows_rejected
+             from raw.load_batches as p
+             join raw.load_batches as b on b.load_batch_id = %s
+            where p.source_table = 'toi' and p.status = 'loaded'
+              and p.load_batch_id <> b.load_batch_id and p.snapshot_at <= b.snapshot_at
+            order by p.snapshot_at desc, p.load_batch_id desc limit 1""",
+        (batch_id,),
+    ).fetchone()
+    if previous is None:
+        return {"min_rows": 1, "max_rows": None}
+    return {
+        "previous_load_batch_id": previous[0],
+        "min_rows": math.floor(previous[1] * (1 - suites.ROW_COUNT_TOLERANCE)),
+        "max_rows": None,
+    }
 
 
 def features_target(conn: psycopg.Connection) -> Target:
@@ -304,7 +343,7 @@ def targets_for(
 ) -> tuple[list[Target], list[str]]:
     """The suites a stage runs, with their batches; and why a suite was left out."""
     if stage == "raw":
-        return [raw_target(conn, batch_id)], []
+        return raw_targets(conn, batch_id), []
     if stage == "features":
         return [features_target(conn)], []
     if stage == "predictions":

@@ -71,9 +71,11 @@ class Outcome:
         if "threshold" in args:
             return f"below {_short(args['threshold'])}"
         low, high = args.get("min_value"), args.get("max_value")
-        low_text = "-inf" if low is None else _short(low)
-        high_text = "inf" if high is None else _short(high)
-        return f"{low_text} to {high_text}"
+        if high is None:
+            return f"at least {_short(low)}"
+        if low is None:
+            return f"at most {_short(high)}"
+        return f"{_short(low)} to {_short(high)}"
 
 
 def _short(value: Any) -> str:

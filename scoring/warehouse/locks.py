@@ -3,10 +3,11 @@ that rebuild the same tables never run at once.
 
 Two ``exohunter run`` at once used to collide in dbt (``relation "int_…" already exists``) and
 could train on a batch the other was still checking. The commands that write what the pipeline
-writes (``run``, ``transform``, ``train``, ``score``, ``anomalies``) take the lock exclusively;
+writes (``run``, ``transform``, ``train``, ``score``, ``anomalies``, ``lightcurves train``,
+``lightcurves analyse``, ``cnn train``) take the lock exclusively;
 ``ingest koi|toi`` takes it shared, because two loads side by side are safe (ingest is built for
-that) but a load in the middle of a run is not: it could put an unchecked batch in front of
-staging between the run's raw checks and its dbt build.
+that) but a load in the middle of a run is not: the run's raw gate would check a batch whose
+own ``exohunter ingest`` is checking it too.
 
 The lock lives on a dedicated connection held for the command's duration (an advisory lock is
 released when its session ends, so a killed command never leaves it behind). It is taken with

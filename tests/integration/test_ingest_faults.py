@@ -245,8 +245,8 @@ def test_the_files_of_a_killed_download_are_removed_and_a_live_one_is_kept(
 def good_warehouse(
     pg_cluster: server.PostgresCluster, scored_warehouse: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
-    """A copy of the scored warehouse, exported as EXOHUNTER_DATABASE_URL. Its batch 1 was
-    loaded through the API and never gated: the next run checks it first."""
+    """A copy of the scored warehouse, exported as EXOHUNTER_DATABASE_URL; its batch 1 passed
+    the raw gate."""
     with database_copy(pg_cluster, scored_warehouse, "faults") as url:
         monkeypatch.setenv("EXOHUNTER_DATABASE_URL", url)
         yield url
@@ -260,33 +260,17 @@ def champion(url: str) -> tuple[str, int]:
         ).fetchone()
 
 
-def test_a_half_file_loaded_alone_is_checked_by_the_next_run_and_never_read(
-    good_warehouse: str, shipped: Export, tmp_path: Path
-) -> None:
+def half_export(shipped: Export, tmp_path: Path) -> Path:
     half = shipped.copy()
     half.rows = half.rows[: len(half.rows) // 2]  # 4,782 KOIs: cut in half
-    path = half.write(tmp_path / "fault_koi_cumulative_half.csv")
-    env = {**os.environ, "EXOHUNTER_DATABASE_URL": good_warehouse, "COLUMNS": "200"}
-    ingest = subprocess.run(
-        [sys.executable, "-m", "scoring", "ingest", "koi", str(path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert ingest.returncode == 0 and "loaded batch 2" in ingest.stdout, ingest.stdout
-    before, crowned = state(good_warehouse), champion(good_warehouse)
+    return half.write(tmp_path / "fault_koi_cumulative_half.csv")
 
-    with pytest.raises(errors.QualityGateError) as failure:
-        pipeline.run(Console(quiet=True))  # the shipped file again: already loaded
 
-    message = str(failure.value)
-    assert message.startswith("data-quality gate failed: raw_koi_batch on load batch 2")
+def assert_half_file_refused(url: str, message: str) -> None:
+    assert "data-quality gate failed: raw_koi_batch on load batch 2" in message
     assert "row_count_near_previous_batch" in message
     assert "observed 4,782, expected 7,651 to 11,477" in message
-    assert state(good_warehouse) == before  # marts, predictions, registry
-    assert champion(good_warehouse) == crowned
-    with psycopg.connect(good_warehouse) as conn:
+    with psycopg.connect(url) as conn:
         assert conn.execute(
             "select load_batch_id, status from raw.load_batches"
             " where source_table = 'koi_cumulative' order by 1"
@@ -294,7 +278,43 @@ def test_a_half_file_loaded_alone_is_checked_by_the_next_run_and_never_read(
         assert conn.execute(
             "select distinct load_batch_id from staging.stg_kepler__koi"
         ).fetchall() == [(1,)]
-        assert targets.ungated_batches(conn) == []  # the next run has nothing left to check
+        assert targets.ungated_batches(conn) == []  # nothing left waiting for its checks
+
+
+def test_a_half_file_is_refused_by_its_own_ingest(
+    good_warehouse: str, shipped: Export, tmp_path: Path
+) -> None:
+    before, crowned = state(good_warehouse), champion(good_warehouse)
+    env = {**os.environ, "EXOHUNTER_DATABASE_URL": good_warehouse, "COLUMNS": "200"}
+    ingest = subprocess.run(
+        [sys.executable, "-m", "scoring", "ingest", "koi", str(half_export(shipped, tmp_path))],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ingest.returncode == 1, ingest.stdout + ingest.stderr
+    assert "loaded batch 2" in ingest.stdout and "Traceback" not in ingest.stdout + ingest.stderr
+    assert_half_file_refused(good_warehouse, ingest.stdout)
+    assert (state(good_warehouse), champion(good_warehouse)) == (before, crowned)
+
+
+def test_a_half_file_loaded_by_a_library_call_is_checked_by_the_next_run_and_never_read(
+    good_warehouse: str, shipped: Export, tmp_path: Path
+) -> None:
+    loaded = loader.ingest_koi(half_export(shipped, tmp_path), url=good_warehouse)
+    assert loaded.batch_id == 2
+    with psycopg.connect(good_warehouse) as conn:
+        assert targets.ungated_batches(conn) == [2]  # written, waiting for its checks
+    before, crowned = state(good_warehouse), champion(good_warehouse)
+
+    with pytest.raises(errors.QualityGateError) as failure:
+        pipeline.run(Console(quiet=True))  # the shipped file again: already loaded
+
+    assert str(failure.value).startswith("data-quality gate failed: raw_koi_batch on load batch 2")
+    assert_half_file_refused(good_warehouse, str(failure.value))
+    assert state(good_warehouse) == before  # marts, predictions, registry
+    assert champion(good_warehouse) == crowned
 
 
 def test_a_broken_download_leaves_the_champion_and_the_marts(
@@ -308,7 +328,7 @@ def test_a_broken_download_leaves_the_champion_and_the_marts(
     assert (state(good_warehouse), champion(good_warehouse)) == (before, crowned)
     with psycopg.connect(good_warehouse) as conn:
         assert raw_state(conn) == batches
-        assert targets.ungated_batches(conn) == [1]  # only the fixture's own, unchecked batch
+        assert targets.ungated_batches(conn) == []  # nothing was booked
 
 
 # -- the pipeline lock --------------------------------------------------------------------------

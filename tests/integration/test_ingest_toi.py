@@ -27,6 +27,7 @@ from scoring import settings
 from scoring.ingest import careful_path, loader, tables
 from scoring.ingest.errors import IngestError
 from scoring.lightcurves import model, stars, store
+from scoring.quality import gates
 from scoring.warehouse import dbt_runner, server
 
 pytestmark = pytest.mark.integration
@@ -90,7 +91,7 @@ def test_shipped_toi_file_loads_as_one_batch_then_reloading_is_a_no_op(
         datetime(2025, 10, 4, 15, 58, 58, tzinfo=UTC),
         7703,
         0,
-        "loaded",
+        "pending_checks",  # a library load: the raw gate decides whether staging reads it
     )
     dispositions = dict(
         conn.execute("select tfopwg_disp, count(*) from raw.toi group by 1").fetchall()
@@ -323,8 +324,31 @@ def test_cli_ingest_toi_loads_reports_and_refuses(database_url: str, tmp_path: P
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "loaded batch 1" in ok.stdout and "rows loaded:   7,703" in ok.stdout
     assert "2025-10-04T15:58:58+00:00 (from the file header)" in ok.stdout
+    assert "raw_toi_batch on load batch 1: passed" in ok.stdout
+    assert "checked: batch 1 passed the raw checks" in ok.stdout
     again = exohunter(str(TOI_2025))
     assert again.returncode == 0 and "already loaded as batch 1" in again.stdout
+    assert "raw_toi_batch" not in again.stdout  # checked once
+    # A third of the same snapshot (a download cut short, the header intact) loads, then its
+    # checks refuse it: marked failed_quality, never read; the good batch stays the one read.
+    lines = lines_of(TOI_2025)
+    header = [line for line in lines if line.startswith("#")]
+    body = [line for line in lines if not line.startswith("#")]
+    third = tmp_path / "toi_third.csv"
+    third.write_text("".join(header + body[: 1 + len(body) // 3]), encoding="utf-8")
+    refused = exohunter(str(third))
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "Traceback" not in refused.stdout + refused.stderr
+    assert (
+        "error: data-quality gate failed: raw_toi_batch on load batch 2, 1 critical "
+        "expectation failed:" in refused.stdout
+    )
+    assert "row_count_not_shrunk" in refused.stdout
+    assert "observed 2,568, expected at least 6,162" in refused.stdout
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute(
+            "select load_batch_id, status from raw.load_batches order by 1"
+        ).fetchall() == [(1, "loaded"), (2, "failed_quality")]
     (tmp_path / "empty.csv").write_bytes(b"")
     failed = exohunter(str(tmp_path / "empty.csv"))
     assert failed.returncode == 1
@@ -366,6 +390,7 @@ def toi_warehouse(pg_cluster: server.PostgresCluster) -> Iterator[str]:
         with psycopg.connect(url, autocommit=True) as conn:
             loader.load_toi_file(conn, TOI_2025)
             loader.load_toi_file(conn, TOI_2020)
+        gates.gate_new_batches(url)  # both pass: staging reads only checked batches
         lines: list[str] = []
         try:
             dbt_runner.run_dbt(

@@ -29,6 +29,19 @@ REQUIRED = {
         "dec_in_range",
         "koi_depth_filled",
     },
+    "raw_toi_batch": {
+        "row_count_not_shrunk",
+        "toi_unique",
+        "tfopwg_disp_known",
+        "pl_orbper_positive",
+        "pl_trandep_non_negative",
+        "pl_trandep_median_in_ppm",
+        "pl_tranmid_is_bjd",
+        "st_teff_stellar",
+        "ra_in_range",
+        "dec_in_range",
+        "pl_trandep_filled",
+    },
     "koi_features": {"one_row_per_koi", "every_koi_has_features"}
     | {f"{feature}_filled" for feature in features.HONEST_FEATURES},
     "koi_predictions": {

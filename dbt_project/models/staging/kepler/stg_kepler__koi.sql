@@ -1,5 +1,6 @@
--- One row per KOI from the latest successful KOI batch: status 'loaded', the latest archive
--- snapshot, ties broken by the later load_batch_id. Older and failed batches stay in raw.
+-- One row per KOI from the latest KOI batch that passed the raw gate (status 'loaded'): the
+-- latest archive snapshot, ties broken by the later load_batch_id. Older, failed and unchecked
+-- batches stay in raw.
 
 with
 

@@ -1,5 +1,6 @@
--- One row per TOI from the latest successful TOI batch: status 'loaded', the latest archive
--- snapshot, ties broken by the later load_batch_id. Older and failed batches stay in raw.
+-- One row per TOI from the latest TOI batch that passed the raw gate (status 'loaded'): the
+-- latest archive snapshot, ties broken by the later load_batch_id. Older, failed and unchecked
+-- batches stay in raw.
 -- Uncertainties follow the KOI convention: _err1 the upper (+), _err2 the lower (-) error. The
 -- 2020 exports give the lower error as a positive magnitude, later ones as a negative number:
 -- -abs() makes every snapshot read the same.
