@@ -292,15 +292,15 @@ def test_the_shipped_snapshot_passes_every_critical_expectation_twice(
         assert report.data_docs is not None and report.data_docs.exists()
     with psycopg.connect(good_warehouse) as conn:
         runs = conn.execute(
-            """select suite_name, count(*), bool_and(critical_success),
-                      bool_and(triggered_by = 'check')
-                 from dq.validation_runs group by 1 order by 1"""
+            """select suite_name, triggered_by, count(*), bool_and(critical_success)
+                 from dq.validation_runs group by 1, 2 order by 1, 2"""
         ).fetchall()
         assert runs == [
-            ("koi_anomalies", 2, True, True),
-            ("koi_features", 2, True, True),
-            ("koi_predictions", 2, True, True),
-            ("raw_koi_batch", 2, True, True),
+            ("koi_anomalies", "check", 2, True),
+            ("koi_features", "check", 2, True),
+            ("koi_predictions", "check", 2, True),
+            ("raw_koi_batch", "check", 2, True),
+            ("raw_koi_batch", "run", 1, True),  # the fixture's load, gated before its build
         ]
         results = conn.execute(
             """select distinct expectation_key, observed_value from dq.validation_results
@@ -444,7 +444,7 @@ def test_exohunter_check_twice_prints_where_the_data_docs_are(good_warehouse: st
     with psycopg.connect(good_warehouse) as conn:
         assert conn.execute(
             "select count(distinct validation_run_id) from marts.fct_data_quality"
-        ).fetchone() == (2 * len(targets.STAGES),)
+        ).fetchone() == (2 * len(targets.STAGES) + 1,)  # and the fixture's raw gate
         conn.execute("truncate ml.koi_anomalies cascade")
     wrong = check("planets")
     assert wrong.returncode == 1 and "unknown stage 'planets'" in wrong.stdout
