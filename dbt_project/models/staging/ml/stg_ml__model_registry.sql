@@ -22,6 +22,7 @@ renamed as (
 
         ---------- training data
         training_load_batch_id,
+        training_data,
         training_snapshot_at,
         training_rows as n_training_kois,
 
