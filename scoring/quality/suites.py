@@ -146,6 +146,48 @@ RAW_FILLED_COLUMNS = {
 }
 
 
+def _transit_signal(period: str, duration: str, depth: str) -> tuple[gxe.Expectation, ...]:
+    """What makes a record a transit signal, in either archive table."""
+    return (
+        _between(period, f"{period}_positive", "Orbital period > 0 days.", min_value=0,
+                 strict_min=True),
+        _between(duration, f"{duration}_positive", "Transit duration > 0 hours.", min_value=0,
+                 strict_min=True),
+        _between(depth, f"{depth}_non_negative", "Transit depth ≥ 0 ppm.", min_value=0),
+    )  # fmt: skip
+
+
+def _host_star(teff: str, logg: str, radius: str) -> tuple[gxe.Expectation, ...]:
+    """The host star's catalogue parameters, in either archive table."""
+    return (
+        _between(teff, f"{teff}_stellar", "Stellar effective temperature 2,300 to 50,000 K.",
+                 min_value=2300, max_value=50_000),
+        _between(logg, f"{logg}_stellar", "Stellar log g 0 to 6 (cgs).", min_value=0,
+                 max_value=6),
+        _between(radius, f"{radius}_positive", "Stellar radius > 0 R☉.", min_value=0,
+                 strict_min=True),
+    )  # fmt: skip
+
+
+def _sky_position() -> tuple[gxe.Expectation, ...]:
+    return (
+        _between("ra", "ra_in_range", "Right ascension 0 to 360°.", min_value=0, max_value=360),
+        _between("dec", "dec_in_range", "Declination -90 to 90°.", min_value=-90, max_value=90),
+    )
+
+
+def _columns_filled(max_null_shares: dict[str, float]) -> tuple[gxe.Expectation, ...]:
+    return tuple(
+        _mostly_filled(
+            column,
+            share,
+            f"At most {share:.0%} of the records without {column} (a column missing from the "
+            "file lands all NULL, so this is also the check that it is present).",
+        )
+        for column, share in max_null_shares.items()
+    )
+
+
 def _records_loaded() -> gxe.Expectation:
     return _expect(
         gxe.ExpectColumnValuesToBeNull,
@@ -204,21 +246,7 @@ def _raw_expectations() -> tuple[gxe.Expectation, ...]:
         ),
     )
     physical = (
-        _between(
-            "koi_period",
-            "koi_period_positive",
-            "Orbital period > 0 days.",
-            min_value=0,
-            strict_min=True,
-        ),
-        _between(
-            "koi_duration",
-            "koi_duration_positive",
-            "Transit duration > 0 hours.",
-            min_value=0,
-            strict_min=True,
-        ),
-        _between("koi_depth", "koi_depth_non_negative", "Transit depth ≥ 0 ppm.", min_value=0),
+        *_transit_signal("koi_period", "koi_duration", "koi_depth"),
         _expect(
             gxe.ExpectColumnMedianToBeBetween,
             "koi_depth_median_in_ppm",
@@ -253,29 +281,8 @@ def _raw_expectations() -> tuple[gxe.Expectation, ...]:
             min_value=0,
             max_value=1600,
         ),
-        _between(
-            "koi_steff",
-            "koi_steff_stellar",
-            "Stellar effective temperature 2,300 to 50,000 K.",
-            min_value=2300,
-            max_value=50_000,
-        ),
-        _between(
-            "koi_slogg",
-            "koi_slogg_stellar",
-            "Stellar log g 0 to 6 (cgs).",
-            min_value=0,
-            max_value=6,
-        ),
-        _between(
-            "koi_srad",
-            "koi_srad_positive",
-            "Stellar radius > 0 R☉.",
-            min_value=0,
-            strict_min=True,
-        ),
-        _between("ra", "ra_in_range", "Right ascension 0 to 360°.", min_value=0, max_value=360),
-        _between("dec", "dec_in_range", "Declination -90 to 90°.", min_value=-90, max_value=90),
+        *_host_star("koi_steff", "koi_slogg", "koi_srad"),
+        *_sky_position(),
         _between(
             "koi_kepmag",
             "koi_kepmag_plausible",
@@ -342,15 +349,7 @@ def _raw_expectations() -> tuple[gxe.Expectation, ...]:
             min_value=1,
         ),
     )
-    filled = tuple(
-        _mostly_filled(
-            column,
-            share,
-            f"At most {share:.0%} of the records without {column} (a column missing from the "
-            "file lands all NULL, so this is also the check that it is present).",
-        )
-        for column, share in RAW_FILLED_COLUMNS.items()
-    )
+    filled = _columns_filled(RAW_FILLED_COLUMNS)
     return keys + physical + errors + vetting + filled
 
 
@@ -412,21 +411,7 @@ def _raw_toi_expectations() -> tuple[gxe.Expectation, ...]:
         ),
     )
     physical = (
-        _between(
-            "pl_orbper",
-            "pl_orbper_positive",
-            "Orbital period > 0 days.",
-            min_value=0,
-            strict_min=True,
-        ),
-        _between(
-            "pl_trandurh",
-            "pl_trandurh_positive",
-            "Transit duration > 0 hours.",
-            min_value=0,
-            strict_min=True,
-        ),
-        _between("pl_trandep", "pl_trandep_non_negative", "Transit depth ≥ 0 ppm.", min_value=0),
+        *_transit_signal("pl_orbper", "pl_trandurh", "pl_trandep"),
         _expect(
             gxe.ExpectColumnMedianToBeBetween,
             "pl_trandep_median_in_ppm",
@@ -446,19 +431,7 @@ def _raw_toi_expectations() -> tuple[gxe.Expectation, ...]:
             min_value=2_457_000,
             max_value=2_470_000,
         ),
-        _between(
-            "st_teff",
-            "st_teff_stellar",
-            "Stellar effective temperature 2,300 to 50,000 K.",
-            min_value=2300,
-            max_value=50_000,
-        ),
-        _between(
-            "st_logg", "st_logg_stellar", "Stellar log g 0 to 6 (cgs).", min_value=0, max_value=6
-        ),
-        _between(
-            "st_rad", "st_rad_positive", "Stellar radius > 0 R☉.", min_value=0, strict_min=True
-        ),
+        *_host_star("st_teff", "st_logg", "st_rad"),
         _between(
             "pl_rade", "pl_rade_positive", "Planet radius > 0 R⊕.", min_value=0, strict_min=True
         ),
@@ -470,18 +443,9 @@ def _raw_toi_expectations() -> tuple[gxe.Expectation, ...]:
             min_value=-2,
             max_value=25,
         ),
-        _between("ra", "ra_in_range", "Right ascension 0 to 360°.", min_value=0, max_value=360),
-        _between("dec", "dec_in_range", "Declination -90 to 90°.", min_value=-90, max_value=90),
+        *_sky_position(),
     )
-    filled = tuple(
-        _mostly_filled(
-            column,
-            share,
-            f"At most {share:.0%} of the records without {column} (a column missing from the "
-            "file lands all NULL, so this is also the check that it is present).",
-        )
-        for column, share in RAW_TOI_FILLED_COLUMNS.items()
-    )
+    filled = _columns_filled(RAW_TOI_FILLED_COLUMNS)
     return keys + physical + filled
 
 
