@@ -434,8 +434,9 @@ def _print_analysis(a: Analysis) -> None:
         f"{a.search.n_periods:,} trial periods); stellar parameters: {a.star.source}; "
         f"anomaly score {a.anomaly.score:.3f}"
     )
-    for s, x in zip(a.search.signals, a.assessments, strict=True):
+    for s, x, c in zip(a.search.signals, a.assessments, a.cnn_scores, strict=True):
         p = "-" if x.p_planet is None else f"{x.p_planet:.3f}"
+        cnn = f"{c.p_pc:.3f}" if c.p_pc is not None else f"- ({c.note})"
         if x.p_planet is None:
             verdict = "no light-curve model yet (`exohunter lightcurves train`)"
         elif x.likely_planet:
@@ -445,6 +446,7 @@ def _print_analysis(a: Analysis) -> None:
         console.print(
             f"  #{s.number} P = {s.period_days:.5f} d, depth {s.depth_ppm:,.0f} ppm, "
             f"{s.duration_hours:.2f} h, SNR {s.snr:.1f}, SDE {s.sde:.1f}: P(planet) {p} — {verdict}"
+            f" (CNN P(PC) {cnn}, not in the verdict)"
         )
 
 

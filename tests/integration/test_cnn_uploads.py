@@ -5,15 +5,22 @@ score is NULL and the page says so. Real PostgreSQL, the real search, the real n
 
 from __future__ import annotations
 
+import io
+import re
+
 import numpy as np
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from rich.console import Console
 
+from scoring import cli
 from scoring.cnn import network, predict, tfrecords, views
 from scoring.lightcurves import search, store
 from scoring.ml import registry
+from scoring.warehouse import server
 from scoring.web import app
+from tests.conftest import database_copy
 
 pytestmark = [pytest.mark.integration]
 
@@ -138,3 +145,22 @@ def test_without_a_cnn_the_score_is_null_and_the_page_says_so(database_url: str)
     assert f'<p id="cnn-domain" class="cnn-none">{store.NO_CNN}</p>' in page.text
     assert 'class="cnn-view"' not in page.text
     assert answer["cnn"]["model_version"] is None
+
+
+def test_the_command_line_shows_the_cnn_score_beside_p_planet(
+    pg_cluster: server.PostgresCluster, lightcurve_warehouse: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with (
+        database_copy(pg_cluster, lightcurve_warehouse, "cnn_cli") as url,
+        psycopg.connect(url, autocommit=True) as conn,
+    ):
+        analysis = store.analyse(conn, kepler6_upload(conn))
+    printed = io.StringIO()
+    monkeypatch.setattr(cli, "console", Console(file=printed, width=300))
+    cli._print_analysis(analysis)
+    lines = [line for line in printed.getvalue().splitlines() if line.startswith("  #")]
+    assert len(lines) == len(analysis.cnn_scores) >= 1
+    for line, score in zip(lines, analysis.cnn_scores, strict=True):
+        shown = re.search(r"\(CNN P\(PC\) ([01]\.[0-9]{3}), not in the verdict\)$", line)
+        assert shown is not None, line
+        assert shown.group(1) == f"{score.p_pc:.3f}"
