@@ -111,30 +111,19 @@ def raw_target(conn: psycopg.Connection, batch_id: int) -> Target:
 def _koi_row_bounds(conn: psycopg.Connection, batch_id: int) -> dict[str, Any]:
     """Within the tolerance of the latest good batch loaded before it: the cumulative table
     keeps every KOI it ever had, so a snapshot much smaller or larger is a broken export."""
-    from scoring.quality import suites
-
     previous = conn.execute(
         """select load_batch_id, rows_loaded + rows_rejected from raw.load_batches
             where source_table = 'koi_cumulative' and status = 'loaded' and load_batch_id < %s
             order by load_batch_id desc limit 1""",
         (batch_id,),
     ).fetchone()
-    if previous is None:
-        return {"min_rows": 1, "max_rows": None}
-    tolerance = suites.ROW_COUNT_TOLERANCE
-    return {
-        "previous_load_batch_id": previous[0],
-        "min_rows": math.floor(previous[1] * (1 - tolerance)),
-        "max_rows": math.ceil(previous[1] * (1 + tolerance)),
-    }
+    return _row_bounds(previous, capped=True)
 
 
 def _toi_row_bounds(conn: psycopg.Connection, batch_id: int) -> dict[str, Any]:
     """Not much smaller than the latest good snapshot taken before it. The TOI table grows
     (2,041 TOIs in June 2020, 7,703 in October 2025), so only a shrink is a broken export, and
     an older snapshot loaded after a newer one is compared with the snapshots before its own."""
-    from scoring.quality import suites
-
     previous = conn.execute(
         """select p.load_batch_id, p.rows_loaded + p.rows_rejected
              from raw.load_batches as p
@@ -144,12 +133,22 @@ def _toi_row_bounds(conn: psycopg.Connection, batch_id: int) -> dict[str, Any]:
             order by p.snapshot_at desc, p.load_batch_id desc limit 1""",
         (batch_id,),
     ).fetchone()
+    return _row_bounds(previous, capped=False)
+
+
+def _row_bounds(previous: tuple[int, int] | None, *, capped: bool) -> dict[str, Any]:
+    """The row-count parameters against (batch id, records) of the previous good batch: within
+    the tolerance below it, and above it too when ``capped``; the first batch needs a row."""
+    from scoring.quality import suites
+
     if previous is None:
         return {"min_rows": 1, "max_rows": None}
+    batch_id, records = previous
+    tolerance = suites.ROW_COUNT_TOLERANCE
     return {
-        "previous_load_batch_id": previous[0],
-        "min_rows": math.floor(previous[1] * (1 - suites.ROW_COUNT_TOLERANCE)),
-        "max_rows": None,
+        "previous_load_batch_id": batch_id,
+        "min_rows": math.floor(records * (1 - tolerance)),
+        "max_rows": math.ceil(records * (1 + tolerance)) if capped else None,
     }
 
 
