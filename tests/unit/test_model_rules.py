@@ -26,7 +26,9 @@ LEAKY = {
 
 # TESS (data/README.md, "Leakage"): the TOI table's label, what is never a feature, and the
 # physical values a TOI model may read; the uncertainties (*err1, *err2) are left out as for the
-# KOI table. The TOI feature list, when it exists, must stay inside TESS_PHYSICAL.
+# KOI table, except the transit fit's (period, duration, depth: read as relative
+# uncertainties, as the KOI model does). The TOI feature list (features.TESS_HONEST_FEATURES) reads
+# only TESS_PHYSICAL and those.
 TESS_LABEL = "tfopwg_disp"
 TESS_NEVER_FEATURES = {
     "toi",  # identifier
@@ -110,6 +112,96 @@ def test_every_feature_is_in_the_feature_mart_contract_and_no_vetting_output_is(
     assert set(features.VETTING_FLAGS) | {features.LEAKY_SCORE} <= set(
         mart_columns("fct_koi_vetting")
     )
+
+
+# What each TOI feature is computed from (archive columns): the mart's formulas, written out so
+# that the list can be checked against the policy above.
+TESS_FIT_UNCERTAINTIES = {
+    f"{c}err{i}" for c in ("pl_orbper", "pl_trandurh", "pl_trandep") for i in (1, 2)
+}
+TESS_FEATURE_SOURCES = {
+    "orbital_period_days": {"pl_orbper"},
+    "transit_duration_hours": {"pl_trandurh"},
+    "transit_depth_ppm": {"pl_trandep"},
+    "planet_radius_earth": {"pl_rade"},
+    "equilibrium_temp_k": {"pl_eqt"},
+    "insolation_earth_flux": {"pl_insol"},
+    "stellar_teff_k": {"st_teff"},
+    "stellar_logg_cgs": {"st_logg"},
+    "stellar_radius_solar": {"st_rad"},
+    "tess_magnitude": {"st_tmag"},
+    "stellar_distance_pc": {"st_dist"},
+    "proper_motion_ra_mas_per_yr": {"st_pmra"},
+    "proper_motion_dec_mas_per_yr": {"st_pmdec"},
+    "radius_ratio": {"pl_trandep"},
+    "planet_radius_consistency": {"pl_rade", "pl_trandep", "st_rad"},
+    "stellar_density_transit_gcc": {"pl_orbper", "pl_trandurh", "pl_trandep"},
+    "stellar_density_catalogue_gcc": {"st_logg", "st_rad"},
+    "log10_density_ratio": {"pl_orbper", "pl_trandurh", "pl_trandep", "st_logg", "st_rad"},
+    "duration_ratio": {"pl_orbper", "pl_trandurh", "st_logg", "st_rad"},
+    "n_kois_on_star": set(),  # counts rows per TIC id, whatever their label
+    "period_rank_on_star": {"pl_orbper"},
+    "nearest_period_ratio_on_star": {"pl_orbper"},
+    "period_ratio_integer_offset": {"pl_orbper"},
+    "orbital_period_rel_unc": {"pl_orbper", "pl_orbpererr1", "pl_orbpererr2"},
+    "transit_duration_rel_unc": {"pl_trandurh", "pl_trandurherr1", "pl_trandurherr2"},
+    "transit_depth_rel_unc": {"pl_trandep", "pl_trandeperr1", "pl_trandeperr2"},
+}
+# Columns of fct_toi_features that are neither features nor forbidden: the fit's raw error bars
+# (the features read them as relative uncertainties), log10 transforms of features (redundant
+# for trees) and the intermediate geometry.
+TESS_MART_NOT_FEATURES = {
+    *(f"{c}_err{i}" for c in ("orbital_period_days", "transit_duration_hours") for i in (1, 2)),
+    "transit_depth_ppm_err1",
+    "transit_depth_ppm_err2",
+    "log10_orbital_period",
+    "log10_transit_depth",
+    "log10_planet_radius",
+    "a_over_rstar_transit",
+    "a_over_rstar_kepler",
+    "expected_duration_hours",
+}
+
+
+def test_no_forbidden_toi_column_is_a_tess_feature_and_each_is_in_the_toi_mart() -> None:
+    honest = features.TESS_HONEST_FEATURES
+    assert len(set(honest)) == len(honest)
+    assert not set(honest) & features.TESS_FORBIDDEN
+    assert TESS_NEVER_FEATURES | {TESS_LABEL} <= features.TESS_FORBIDDEN | {
+        c for c in TESS_NEVER_FEATURES if c.endswith("lim")
+    }
+    columns = mart_columns("fct_toi_features")
+    assert set(honest) <= set(columns)
+    assert set(features.TESS_PRESENCE_FOLLOWS_FOLLOW_UP) <= set(honest)
+    # every column of the mart is decided, one way only
+    decided = [set(honest), set(columns) & features.TESS_FORBIDDEN, TESS_MART_NOT_FEATURES]
+    assert set().union(*decided) == set(columns)
+    assert sum(map(len, decided)) == len(columns)
+    with pytest.raises(ValueError, match="toi"):
+        features.check_tess_honest([*honest, "toi"])
+
+
+def test_every_tess_feature_reads_only_physical_values_and_the_fit_uncertainties() -> None:
+    assert set(TESS_FEATURE_SOURCES) == set(features.TESS_HONEST_FEATURES)
+    allowed = set(TESS_PHYSICAL) | TESS_FIT_UNCERTAINTIES
+    for feature, sources in TESS_FEATURE_SOURCES.items():
+        assert sources <= allowed, (feature, sources - allowed)
+    assert not TESS_FIT_UNCERTAINTIES & features.TESS_FORBIDDEN
+
+
+def test_the_uncertainties_left_out_of_the_tess_features_are_set_by_follow_up() -> None:
+    """The reason the planet-radius and distance error bars are forbidden, measured on the
+    shipped export: filled for nearly every confirmed planet, for far fewer candidates; the
+    fit's own error bars are filled alike in every class."""
+    toi = pd.read_csv(settings.SHIPPED_TOI_FILE, comment="#")
+    filled = toi.notna().groupby(toi.tfopwg_disp).mean()
+    for column in ("pl_radeerr1", "st_disterr1", "st_raderr1"):
+        assert filled.loc["CP", column] > 0.97 > 0.92 > filled.loc["PC", column], column
+    for column in sorted(TESS_FIT_UNCERTAINTIES):
+        assert filled[column].min() > 0.95, column
+    for feature, column in (("planet_radius_earth", "pl_rade"), ("stellar_logg_cgs", "st_logg")):
+        assert feature in features.TESS_PRESENCE_FOLLOWS_FOLLOW_UP
+        assert filled.loc["CP", column] > 0.98 and filled.loc["FP", column] < 0.92
 
 
 def test_no_star_crosses_folds() -> None:
