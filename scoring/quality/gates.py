@@ -130,11 +130,15 @@ def gate(
     )
     failed = [run for run in report.runs if not run.critical_success]
     if stage in ("raw", "features"):
-        (run,) = report.runs
+        # one run per batch: raw checks one batch; features the KOI mart's, and the TOI mart's
+        # once a TOI batch is loaded (each failure marks its own batch)
         with server.connect(url, autocommit=True) as conn:
-            _set_batch_status(
-                conn, run.target.load_batch_id, _status_reason(run) if failed else None
-            )
+            for run in report.runs:
+                _set_batch_status(
+                    conn,
+                    run.target.load_batch_id,
+                    None if run.critical_success else _status_reason(run),
+                )
     if failed:
         raise QualityGateError(gate_message(stage, failed, report.data_docs), failed)
     return report

@@ -626,6 +626,212 @@ def _feature_expectations() -> tuple[gxe.Expectation, ...]:
     return keys + nulls + ranges + physics
 
 
+# -- features: marts.fct_toi_features, the TESS feature table ----------------------------------
+#: Share of TOIs that may lack each TESS feature. The 2025-10-04 export (2020-06-30 in brackets):
+#: 1.4 % (2.7 %) without a period, so without the transit density (single-transit TOIs); 6.6 %
+#: (5.9 %) without a planet or stellar radius; 11 % (10 %) without log g, so 13-15 % without the
+#: density ratio and the expected duration; 94 % without a second TOI on the star.
+TOI_FEATURE_NULL_CEILINGS = {
+    "orbital_period_days": 0.05,
+    "transit_duration_hours": 0.01,
+    "transit_depth_ppm": 0.01,
+    "tess_magnitude": 0.01,
+    "radius_ratio": 0.01,
+    "n_kois_on_star": 0.0,
+    "period_rank_on_star": 0.0,
+    "stellar_density_transit_gcc": 0.05,
+    "planet_radius_earth": 0.15,
+    "stellar_radius_solar": 0.15,
+    "planet_radius_consistency": 0.15,
+    "equilibrium_temp_k": 0.15,
+    "insolation_earth_flux": 0.15,
+    "stellar_logg_cgs": 0.25,
+    "stellar_density_catalogue_gcc": 0.25,
+    "log10_density_ratio": 0.25,
+    "duration_ratio": 0.25,
+    "nearest_period_ratio_on_star": 0.97,
+    "period_ratio_integer_offset": 0.97,
+}
+
+
+def toi_feature_null_ceiling(feature: str) -> float:
+    return TOI_FEATURE_NULL_CEILINGS.get(feature, DEFAULT_FEATURE_NULL_CEILING)
+
+
+def _toi_feature_expectations() -> tuple[gxe.Expectation, ...]:
+    keys = (
+        _expect(
+            gxe.ExpectColumnValuesToBeUnique,
+            "one_row_per_toi",
+            CRITICAL,
+            "One feature row per TOI.",
+            column="toi",
+        ),
+        _expect(
+            gxe.ExpectTableRowCountToEqual,
+            "every_toi_has_features",
+            CRITICAL,
+            "As many feature rows as TOIs loaded in the batch: no TOI lost in the joins.",
+            value=parameter("batch_rows"),
+        ),
+        _expect(
+            gxe.ExpectColumnUniqueValueCountToBeBetween,
+            "one_load_batch",
+            CRITICAL,
+            "The features of one load batch, never a mix.",
+            column="load_batch_id",
+            min_value=1,
+            max_value=1,
+        ),
+        _expect(
+            gxe.ExpectColumnValuesToBeInSet,
+            "label_known",
+            CRITICAL,
+            "The label takes the TFOPWG's six values (NULL where an older export leaves it blank).",
+            column=features.TESS_LABEL,
+            value_set=TOI_DISPOSITIONS,
+        ),
+    )
+    nulls = tuple(
+        _expect(
+            gxe.ExpectColumnValuesToNotBeNull,
+            f"{feature}_filled",
+            CRITICAL,
+            f"At most {toi_feature_null_ceiling(feature):.0%} of TOIs without {feature}; "
+            "nothing is imputed.",
+            column=feature,
+            mostly=round(1 - toi_feature_null_ceiling(feature), 6),
+        )
+        for feature in features.TESS_HONEST_FEATURES
+    )
+    ranges = (
+        _between("radius_ratio", "radius_ratio_non_negative", "Rp/R* ≥ 0.", min_value=0),
+        _between(
+            "stellar_density_transit_gcc",
+            "stellar_density_transit_positive",
+            "Stellar density from the transit (b = 0) > 0 g cm⁻³.",
+            min_value=0,
+            strict_min=True,
+        ),
+        _between(
+            "stellar_density_catalogue_gcc",
+            "stellar_density_catalogue_positive",
+            "Stellar density from the TIC log g and radius > 0 g cm⁻³.",
+            min_value=0,
+            strict_min=True,
+        ),
+        _between(
+            "log10_density_ratio",
+            "log10_density_ratio_bounded",
+            "log10(rho_transit / rho_catalogue) within ±10 (2025-10-04: -2.6 to 5.1).",
+            min_value=-10,
+            max_value=10,
+        ),
+        _between(
+            "duration_ratio",
+            "duration_ratio_positive",
+            "Observed / expected transit duration > 0.",
+            min_value=0,
+            strict_min=True,
+        ),
+        _between(
+            "planet_radius_consistency",
+            "planet_radius_consistency_positive",
+            "Archive radius / radius from the depth > 0.",
+            min_value=0,
+            strict_min=True,
+        ),
+        _between(
+            "tess_magnitude",
+            "tess_magnitude_plausible",
+            "TESS magnitude -2 to 25 (2025-10-04: 4.6 to 18.3).",
+            min_value=-2,
+            max_value=25,
+        ),
+        _between("n_kois_on_star", "n_kois_on_star_positive", "At least one TOI.", min_value=1),
+        _between(
+            "period_rank_on_star", "period_rank_on_star_positive", "Ranks start at 1.", min_value=1
+        ),
+        _between(
+            "nearest_period_ratio_on_star",
+            "nearest_period_ratio_at_least_one",
+            "Longer over shorter period: ≥ 1.",
+            min_value=1,
+        ),
+        _between(
+            "period_ratio_integer_offset",
+            "period_ratio_integer_offset_bounded",
+            "Distance of a period ratio to the nearest integer: 0 to 0.5.",
+            min_value=0,
+            max_value=0.5,
+        ),
+        *(
+            _between(
+                f"{name}_rel_unc",
+                f"{name}_rel_unc_non_negative",
+                "Relative uncertainties are ≥ 0.",
+                min_value=0,
+            )
+            for name in ("orbital_period", "transit_duration", "transit_depth")
+        ),
+    )
+    # Cross-column physics: a depth, duration or gravity in another unit leaves each column
+    # plausible (or is caught only here, when the mart is rebuilt from a source other than raw).
+    physics = (
+        _expect(
+            gxe.ExpectColumnMedianToBeBetween,
+            "transit_depth_median_in_ppm",
+            CRITICAL,
+            "Median transit depth 50 to 50,000 ppm (2025-10-04: 4,750; 2020-06-30: 2,483): a "
+            "depth as a fraction or in per cent moves it by orders of magnitude.",
+            column="transit_depth_ppm",
+            min_value=50,
+            max_value=50_000,
+        ),
+        _expect(
+            gxe.ExpectColumnMedianToBeBetween,
+            "radius_ratio_median_physical",
+            CRITICAL,
+            "Median Rp/R* from the depth 0.01 to 0.5 (2025-10-04: 0.069; 2020-06-30: 0.050).",
+            column="radius_ratio",
+            min_value=0.01,
+            max_value=0.5,
+        ),
+        _expect(
+            gxe.ExpectColumnMedianToBeBetween,
+            "duration_ratio_median_physical",
+            CRITICAL,
+            "Median observed / expected transit duration 0.3 to 3 (2025-10-04: 0.80; "
+            "2020-06-30: 0.81): the durations agree with the periods and the stars.",
+            column="duration_ratio",
+            min_value=0.3,
+            max_value=3,
+        ),
+        _expect(
+            gxe.ExpectColumnMedianToBeBetween,
+            "log10_density_ratio_median_physical",
+            CRITICAL,
+            "Median log10(rho_transit / rho_catalogue) -0.5 to 1.5 (2025-10-04: 0.38; "
+            "2020-06-30: 0.35; above the KOIs' ±1 window because b = 0 makes rho_transit an "
+            "upper bound): the transit shapes agree with the TIC stars.",
+            column="log10_density_ratio",
+            min_value=-0.5,
+            max_value=1.5,
+        ),
+        _expect(
+            gxe.ExpectColumnMedianToBeBetween,
+            "planet_radius_consistency_median_physical",
+            CRITICAL,
+            "Median archive radius / radius from the depth 0.5 to 2 (2025-10-04: 0.94; "
+            "2020-06-30: 0.95).",
+            column="planet_radius_consistency",
+            min_value=0.5,
+            max_value=2,
+        ),
+    )
+    return keys + nulls + ranges + physics
+
+
 # -- predictions: one model version's scores of one load batch ---------------------------------
 PROBABILITIES = ("p_planet", "p_confirmed", "p_candidate", "p_false_positive")
 
@@ -801,6 +1007,14 @@ SUITES: tuple[Suite, ...] = (
         "fct_koi_features",
         (),
         _feature_expectations(),
+    ),
+    Suite(
+        "toi_features",
+        "features",
+        "marts",
+        "fct_toi_features",
+        (),
+        _toi_feature_expectations(),
     ),
     Suite(
         "koi_predictions",

@@ -165,6 +165,22 @@ def features_target(conn: psycopg.Connection) -> Target:
     )
 
 
+def toi_features_target(conn: psycopg.Connection) -> Target | None:
+    """The TESS feature mart, only once a TOI batch has passed the raw gate (None before: a
+    warehouse with KOIs alone checks what it always did). Sized against the TOI batch the mart
+    holds (else the latest good one, so a mart left empty or missing fails)."""
+    good = _latest_good_batch(conn, "toi")
+    if good is None:
+        return None
+    if conn.execute("select to_regclass('marts.fct_toi_features')").fetchone()[0] is None:
+        raise QualityError("marts.fct_toi_features does not exist yet: run `exohunter transform`")
+    held = conn.execute("select max(load_batch_id) from marts.fct_toi_features").fetchone()[0]
+    batch_id = held if held is not None else good
+    return Target(
+        "toi_features", "features", {}, {"batch_rows": _batch_rows(conn, batch_id)}, batch_id
+    )
+
+
 def prediction_targets(
     conn: psycopg.Connection, model_version: str | None = None, batch_id: int | None = None
 ) -> tuple[list[Target], list[str]]:
@@ -344,7 +360,11 @@ def targets_for(
     if stage == "raw":
         return raw_targets(conn, batch_id), []
     if stage == "features":
-        return [features_target(conn)], []
+        koi = features_target(conn)
+        toi = toi_features_target(conn)
+        if toi is None:
+            return [koi], ["toi_features: no TOI batch has passed its raw checks"]
+        return [koi, toi], []
     if stage == "predictions":
         return prediction_targets(conn, model_version, batch_id)
     if stage == "anomalies":

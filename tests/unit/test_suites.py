@@ -44,6 +44,14 @@ REQUIRED = {
     },
     "koi_features": {"one_row_per_koi", "every_koi_has_features"}
     | {f"{feature}_filled" for feature in features.HONEST_FEATURES},
+    "toi_features": {
+        "one_row_per_toi",
+        "every_toi_has_features",
+        "transit_depth_median_in_ppm",
+        "radius_ratio_median_physical",
+        "duration_ratio_median_physical",
+    }
+    | {f"{feature}_filled" for feature in features.TESS_HONEST_FEATURES},
     "koi_predictions": {
         "p_planet_probability",
         "class_probabilities_sum_to_one",
@@ -74,6 +82,16 @@ def test_the_feature_suite_tolerates_only_documented_missing_values() -> None:
     assert suites.feature_null_ceiling("nearest_period_ratio_on_star") > 0.76  # one-KOI stars
     for feature in features.HONEST_FEATURES:
         assert 0.0 <= suites.feature_null_ceiling(feature) < 1.0
+
+
+def test_the_toi_feature_suite_tolerates_only_documented_missing_values() -> None:
+    assert suites.toi_feature_null_ceiling("n_kois_on_star") == 0.0
+    assert suites.toi_feature_null_ceiling("nearest_period_ratio_on_star") > 0.936  # one-TOI stars
+    assert set(suites.TOI_FEATURE_NULL_CEILINGS) <= set(features.TESS_HONEST_FEATURES)
+    for feature in features.TESS_HONEST_FEATURES:
+        assert 0.0 <= suites.toi_feature_null_ceiling(feature) < 1.0
+    checked = {e.column for e in suites.suite("toi_features").expectations if hasattr(e, "column")}
+    assert set(features.TESS_HONEST_FEATURES) <= checked
 
 
 def test_the_prediction_view_uses_the_training_threshold() -> None:
