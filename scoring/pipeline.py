@@ -2,7 +2,7 @@
 
 warehouse up → (the pipeline lock) → ingest the shipped KOI snapshot → raw checks of every
 batch waiting for them → ingest the shipped TOI snapshot → its raw checks →
-dbt build → feature checks →
+dbt build → feature checks (the KOI mart's, and the TOI mart's once a TOI batch is loaded) →
 train (if the champion was not trained on this batch) → score → prediction checks → anomalies
 (ensemble + Bayesian outlier model, refitted only for a new batch or configuration) → anomaly
 checks → light curves (the shipped files loaded, the light-curve classifier trained once per
@@ -51,6 +51,8 @@ SUMMARY_TABLES = (
     "staging.stg_tess__toi",
     "marts.fct_koi_features",
     "marts.dim_star",
+    "marts.fct_toi_features",
+    "marts.dim_tess_star",
     "ml.model_registry",
     "ml.koi_predictions",
     "ml.koi_explanations",

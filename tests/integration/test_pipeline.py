@@ -36,6 +36,15 @@ def marts_state(url: str) -> dict[str, object]:
                 ).fetchall()
             ),
             "staging": conn.execute("select count(*) from staging.stg_kepler__koi").fetchone()[0],
+            "toi features": conn.execute(
+                "select count(*), count(distinct toi) from marts.fct_toi_features"
+            ).fetchone(),
+            "feature suites": dict(
+                conn.execute(
+                    "select suite_name, bool_and(critical_success) from dq.validation_runs"
+                    " where suite_name like '%features' group by 1"
+                ).fetchall()
+            ),
             "critical failures": conn.execute(
                 "select count(*) from dq.validation_runs where not critical_success"
             ).fetchone()[0],
@@ -56,6 +65,8 @@ def check_pipeline(url: str) -> None:
         "stars": 8214,
         "batches": {"koi_cumulative": 1, "toi": 1},  # both shipped snapshots, checked
         "staging": 9564,
+        "toi features": (7703, 7703),
+        "feature suites": {"koi_features": True, "toi_features": True},
         "critical failures": 0,
     }
 
