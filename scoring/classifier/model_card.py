@@ -22,7 +22,7 @@ BINARY_ROWS = (
 )
 
 
-def _choices(chosen: list[dict[str, Any]]) -> str:
+def choices(chosen: list[dict[str, Any]]) -> str:
     """What the inner searches picked, fold by fold, for the parameters that vary."""
     varying = sorted({k for p in chosen for k in p if p[k] != chosen[0][k]})
     if not varying:
@@ -30,7 +30,7 @@ def _choices(chosen: list[dict[str, Any]]) -> str:
     return "; ".join(f"{k} = {', '.join(str(p[k]) for p in chosen)}" for k in varying)
 
 
-def _binary_table(evaluations: list[Evaluation]) -> str:
+def binary_table(evaluations: list[Evaluation]) -> str:
     header = "| task | estimator | honest | " + " | ".join(label for _, label in BINARY_ROWS)
     lines = [header + " |", "|" + "---|" * (3 + len(BINARY_ROWS))]
     for e in evaluations:
@@ -54,8 +54,11 @@ def _three_class_table(e: Evaluation) -> str:
     return "\n".join(lines)
 
 
-def _calibration_table(e: Evaluation) -> str:
-    lines = ["| mean predicted P(planet) | observed fraction CONFIRMED | KOIs |", "|---|---|---|"]
+def calibration_table(e: Evaluation, positive: str = "CONFIRMED", rows: str = "KOIs") -> str:
+    lines = [
+        f"| mean predicted P(planet) | observed fraction {positive} | {rows} |",
+        "|---|---|---|",
+    ]
     for point in e.curves:
         if point.curve == "calibration":
             lines.append(f"| {point.x:.3f} | {point.y:.3f} | {point.n:,} |")
@@ -105,20 +108,20 @@ key of the splits and of the per-star counts.
 {PROTOCOL_TEXT}
 
 ## Metrics — P(planet), CONFIRMED vs FALSE POSITIVE (out-of-fold)
-{_binary_table(honest)}
+{binary_table(honest)}
 
 Production model: **xgboost**; chosen threshold {threshold} on the
 calibrated probability. Confusion at that threshold: {confusion}.
-Hyper-parameter grid choices inside the outer folds: {_choices(xgb.chosen_params)}; the
+Hyper-parameter grid choices inside the outer folds: {choices(xgb.chosen_params)}; the
 production model (same inner search on all rows) uses {models["p_planet"].params}.
 
 ### Not honest — for comparison only
 These read vetting outputs and must never be deployed; they show what "reading the answer" gives.
 
-{_binary_table(leaky)}
+{binary_table(leaky)}
 
 ### Calibration (reliability of the out-of-fold probabilities)
-{_calibration_table(xgb)}
+{calibration_table(xgb)}
 
 ## Metrics — three classes (XGBoost, out-of-fold)
 {_three_class_table(result.evaluation("three_class", "xgboost"))}
@@ -127,8 +130,9 @@ CANDIDATE is the hardest class by construction: many candidates are planets not 
 That is why the headline product is P(planet), applied to the candidates.
 
 ## Explanations
-Per-KOI contributions are XGBoost TreeSHAP values (`pred_contribs`) of the P(planet) model, in
-log-odds before calibration; they add up to the raw margin. Stored in `ml.koi_explanations`.
+Per-KOI contributions are XGBoost TreeSHAP values (`pred_contribs`) of the P(planet) model's four
+members, averaged: exact for their mean raw log-odds, before calibration (calibrated log-odds =
+a * that + b). Stored in `ml.koi_explanations`.
 
 ## Limitations
 - One archive snapshot (2019). Under a population shift (later KOIs, a different CONFIRMED
@@ -148,8 +152,16 @@ PROTOCOL_TEXT = """\
 - Outer: 5-fold `StratifiedGroupKFold` grouped by `kepid` (no star on both sides), seed 0; all
   figures are computed on the out-of-fold predictions.
 - Inner, inside each outer training fold only: 3-fold grouped CV chooses the hyper-parameters
-  (lowest log-loss) and yields out-of-fold scores on which isotonic calibrators are fitted.
-- Class imbalance: balanced class weights; the isotonic calibration restores true frequencies.
+  (lowest log-loss) and yields out-of-fold log-odds on which the calibration is fitted; the
+  chosen estimator is refitted on the whole training fold and kept with the three inner-fold
+  estimators.
+- P(planet) = sigmoid(a * mean log-odds of the four estimators + b), Platt scaling fitted on
+  the inner out-of-fold log-odds: strictly increasing, so the probabilities keep the model's
+  order (an isotonic map is a step function and tied whole blocks of KOIs on one value), and
+  the CANDIDATEs are ranked on the calibrated log-odds without ties. The three-class model:
+  one-vs-rest isotonic maps of the four estimators' mean probabilities, renormalised.
+- Class imbalance: balanced class weights; the calibration restores true frequencies (class
+  weights shift the log-odds, which Platt scaling undoes).
 - Recall at precision ≥ p: the highest recall on the out-of-fold precision-recall curve whose
   precision is at least p."""
 

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import psycopg
-import xgboost
 
 from scoring.errors import ExoHunterError
 from scoring.ml import feature_mart, features, registry
@@ -27,6 +26,7 @@ PREDICTION_COLUMNS = (
     "load_batch_id",
     "kepoi_name",
     "p_planet",
+    "planet_log_odds",
     "p_confirmed",
     "p_candidate",
     "p_false_positive",
@@ -53,8 +53,8 @@ class ScoringError(ExoHunterError):
 class Scores:
     """Predictions for a frame of KOIs, before they are written anywhere."""
 
-    frame: pd.DataFrame  # kepoi_name, p_planet, p_<class>, predicted_class
-    contributions: np.ndarray  # (n, n_features) TreeSHAP, log-odds of the raw P(planet) model
+    frame: pd.DataFrame  # kepoi_name, p_planet, planet_log_odds, p_<class>, predicted_class
+    contributions: np.ndarray  # (n, n_features) TreeSHAP, raw log-odds of the P(planet) model
     values: np.ndarray  # (n, n_features) the feature values
     features: tuple[str, ...]
 
@@ -63,23 +63,30 @@ def predict(artifact: dict[str, Any], frame: pd.DataFrame) -> Scores:
     """Score KOIs (rows of the feature mart's shape) with a loaded artifact."""
     names = tuple(artifact["features"])
     X = features.matrix(frame, names)
-    p_planet = artifact["p_planet"].predict_proba(X)[:, 1]
+    model = artifact["p_planet"]
+    log_odds = model.log_odds(X)
     classes = artifact["three_class"].predict_proba(X)
-    booster = artifact["p_planet"].estimator.get_booster()
-    contributions = booster.predict(
-        xgboost.DMatrix(X, feature_names=list(names)), pred_contribs=True
-    )[:, :-1]  # last column: the bias
-    out = pd.DataFrame({"kepoi_name": frame["kepoi_name"].to_numpy(), "p_planet": p_planet})
+    out = pd.DataFrame(
+        {
+            "kepoi_name": frame["kepoi_name"].to_numpy(),
+            "p_planet": model.predict_proba(X)[:, 1],
+            "planet_log_odds": log_odds,
+        }
+    )
     for k, name in enumerate(artifact["classes"]):
         out[f"p_{name.lower().replace(' ', '_')}"] = classes[:, k]
     out["predicted_class"] = np.asarray(artifact["classes"])[classes.argmax(axis=1)]
-    return Scores(out, contributions, X, names)
+    return Scores(out, model.contributions(X, list(names)), X, names)
 
 
-def candidate_ranks(labels: pd.Series, p_planet: pd.Series) -> pd.Series:
-    """1 = the CANDIDATE most likely to be a planet; NULL for KOIs that are not candidates."""
+def candidate_ranks(labels: pd.Series, planet_log_odds: pd.Series) -> pd.Series:
+    """1 = the CANDIDATE most likely to be a planet; NULL for KOIs that are not candidates.
+
+    Ranked on the calibrated log-odds (float64, the order of P(planet) without the rounding of a
+    probability near 1); only KOIs the model cannot tell apart share a score, and those are
+    ordered as they come."""
     is_candidate = labels == "CANDIDATE"
-    ranks = p_planet.where(is_candidate).rank(ascending=False, method="first")
+    ranks = planet_log_odds.where(is_candidate).rank(ascending=False, method="first")
     return ranks.astype("Int64")
 
 
@@ -94,6 +101,7 @@ def _prediction_rows(
             batch,
             f["kepoi_name"].iloc[i],
             float(f["p_planet"].iloc[i]),
+            float(f["planet_log_odds"].iloc[i]),
             float(f["p_confirmed"].iloc[i]),
             float(f["p_candidate"].iloc[i]),
             float(f["p_false_positive"].iloc[i]),
@@ -130,10 +138,10 @@ class ScoreResult:
     seconds: float
 
     def summary(self) -> str:
+        explained = f"{self.explanations:,} explanation rows, " if self.explanations else ""
         return (
             f"model {self.model_version} scored batch {self.load_batch_id}: "
-            f"{self.predictions:,} predictions, {self.explanations:,} explanation rows, "
-            f"{self.seconds:.1f} s"
+            f"{self.predictions:,} predictions, {explained}{self.seconds:.1f} s"
         )
 
 
@@ -148,7 +156,7 @@ def score(conn: psycopg.Connection, version: str | None = None) -> ScoreResult:
         raise ScoringError("marts.fct_koi_features is empty: run `exohunter run` first")
     batch = int(frame["load_batch_id"].iloc[0])
     scores = predict(artifact, frame)
-    ranks = candidate_ranks(frame[features.LABEL], scores.frame["p_planet"])
+    ranks = candidate_ranks(frame[features.LABEL], scores.frame["planet_log_odds"])
     key = {"model_version": version, "load_batch_id": batch}
     with conn.transaction():
         n_predictions = writeback.replace_rows(

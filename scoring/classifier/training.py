@@ -41,7 +41,7 @@ def config() -> dict[str, Any]:
         "threshold": THRESHOLD,
         "outer_folds": nested_cv.N_OUTER_FOLDS,
         "inner_folds": nested_cv.N_INNER_FOLDS,
-        "calibration": "isotonic on inner out-of-fold scores",
+        "calibration": "Platt scaling of the mean log-odds of the refit and the inner-fold models",
         "class_weights": "balanced",
         "p_planet": nested_cv.XGBOOST.config(),
         "three_class": nested_cv.XGBOOST.config(),
@@ -49,8 +49,13 @@ def config() -> dict[str, Any]:
     }
 
 
+def version_for(batch_id: int | None) -> str:
+    """The version this configuration trains on KOI batch ``batch_id``."""
+    return registry.model_version(config(), list(features.HONEST_FEATURES), batch_id)
+
+
 @contextmanager
-def _step(name: str, timings: dict[str, float], say: Say, status: Status) -> Iterator[None]:
+def timed_step(name: str, timings: dict[str, float], say: Say, status: Status) -> Iterator[None]:
     start = time.perf_counter()
     with status(f"{name} …"):
         yield
@@ -81,7 +86,7 @@ def evaluate(
     protocol = f"{nested_cv.PROTOCOL}; CONFIRMED vs FALSE POSITIVE, {len(y):,} KOIs"
     evaluations = []
     for candidate in nested_cv.CANDIDATES:
-        with _step(f"P(planet) {candidate.name}, grouped nested CV", timings, say, status):
+        with timed_step(f"P(planet) {candidate.name}, grouped nested CV", timings, say, status):
             cv = nested_cv.cross_validate(candidate, X, y, groups, SEED)
         evaluations.append(
             binary_evaluation(
@@ -96,7 +101,7 @@ def evaluate(
             )
         )
 
-    with _step("ablation: XGBoost + vetting flags (not honest)", timings, say, status):
+    with timed_step("ablation: XGBoost + vetting flags (not honest)", timings, say, status):
         X_leaky = features.matrix(labelled, [*honest, *features.VETTING_FLAGS])
         cv = nested_cv.cross_validate(nested_cv.XGBOOST, X_leaky, y, groups, SEED)
     evaluations.append(
@@ -128,7 +133,7 @@ def evaluate(
     X_all = features.matrix(frame, honest)
     y_all = frame[features.LABEL].map({c: i for i, c in enumerate(features.CLASSES)}).to_numpy()
     groups_all = frame["kepid"].to_numpy()
-    with _step("three classes, XGBoost, grouped nested CV", timings, say, status):
+    with timed_step("three classes, XGBoost, grouped nested CV", timings, say, status):
         cv = nested_cv.cross_validate(nested_cv.XGBOOST, X_all, y_all, groups_all, SEED)
     evaluations.append(
         Evaluation(
@@ -142,7 +147,7 @@ def evaluate(
         )
     )
 
-    with _step("production models on all rows", timings, say, status):
+    with timed_step("production models on all rows", timings, say, status):
         models = {
             "p_planet": nested_cv.fit_calibrated(nested_cv.XGBOOST, X, y, groups, SEED),
             "three_class": nested_cv.fit_calibrated(
@@ -162,7 +167,7 @@ def train(
     """Train and evaluate on the latest batch and publish the version (a no-op if it exists)."""
     frame = feature_mart.load(conn, with_vetting=True)
     batch_id, snapshot_at = _frame_batch(frame)
-    version = registry.model_version(config(), list(features.HONEST_FEATURES), batch_id)
+    version = version_for(batch_id)
     if registry.exists(conn, version) and not force:
         say(f"model {version} is already trained on batch {batch_id}: nothing to do")
         if promote and registry.champion(conn, TASK) is None:

@@ -4,7 +4,7 @@ A light curve gives period, duration, depth and S/N (and, through the transit co
 per transit); the star's Teff, log g and radius come from the KOI table when the star is a KOI
 host, or from the user. So two calibrated XGBoost models are trained on the CONFIRMED and FALSE
 POSITIVE KOIs of ``marts.fct_koi_features``, with the classifier's protocol (grouped by star,
-nested, isotonic calibration; :mod:`scoring.ml.nested_cv`):
+nested, Platt-calibrated; :mod:`scoring.ml.nested_cv`):
 
 - ``light_curve_only``: period, duration, depth, S/N per transit;
 - ``with_star``: the same plus Teff, log g, stellar radius, and what they imply with the
@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import psycopg
-import xgboost
 
 from scoring import settings
 from scoring.errors import ExoHunterError
@@ -126,7 +125,7 @@ def config() -> dict[str, Any]:
         "threshold": THRESHOLD,
         "variants": {name: list(cols) for name, cols in VARIANTS.items()},
         "estimator": XGBOOST.config(),
-        "calibration": "isotonic on inner out-of-fold scores",
+        "calibration": "Platt scaling of the mean log-odds of the refit and the inner-fold models",
     }
 
 
@@ -368,10 +367,7 @@ def assess(artifact: dict[str, Any] | None, signal: Signal, star: Star) -> Asses
     model = artifact["models"][variant]
     X = features.matrix(signal_frame(signal, star), columns)
     p = float(model.predict_proba(X)[0, 1])
-    booster = model.estimator.get_booster()
-    contributions = booster.predict(
-        xgboost.DMatrix(X, feature_names=list(columns)), pred_contribs=True
-    )[0, :-1]
+    contributions = model.contributions(X, list(columns))[0]
     reasons = []
     for j in np.argsort(-np.abs(contributions))[:3]:
         label, fmt = FEATURE_LABELS[columns[j]]

@@ -4,13 +4,17 @@ Protocol (the same for every candidate):
 - outer: 5-fold ``StratifiedGroupKFold`` grouped by ``kepid`` — KOIs of one star never sit on
   both sides; every reported figure is computed on the out-of-fold predictions;
 - inner, inside each outer training fold only: 3-fold grouped CV picks the hyper-parameters
-  (lowest log-loss over a small grid) and yields out-of-fold scores on which an isotonic
-  calibrator is fitted; the chosen estimator is then refitted on the whole training fold.
+  (lowest log-loss over a small grid) and yields out-of-fold scores on which the calibration is
+  fitted; the chosen estimator is then refitted on the whole training fold.
 
-A model is therefore one fitted estimator plus isotonic calibrators: its probabilities are
-calibrated, and its raw estimator stays available for exact TreeSHAP explanations.
-Class imbalance is handled with balanced class weights; calibration then restores the true
-class frequencies.
+A model is the refit plus the three inner-fold estimators, whose mean log-odds are mapped to a
+probability by Platt scaling (several classes: isotonic maps of the mean probabilities). Platt
+scaling is strictly increasing, so P(planet) keeps the model's order, where an isotonic map (a
+step function) ties whole blocks of KOIs on one value. The mean over four estimators
+breaks the ties one tree ensemble leaves (rows that fall in the same leaves of every tree), and
+its exact TreeSHAP contributions are the mean of theirs. Class imbalance is handled with
+balanced class weights; the calibration restores the true class frequencies (class weights
+shift the log-odds, which is exactly what Platt scaling undoes).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import xgboost
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.isotonic import IsotonicRegression
@@ -31,13 +36,22 @@ from sklearn.preprocessing import QuantileTransformer
 from sklearn.utils.class_weight import compute_sample_weight
 from xgboost import XGBClassifier
 
+from scoring.errors import ExoHunterError
+
 N_OUTER_FOLDS = 5
 N_INNER_FOLDS = 3
-PROTOCOL = (
-    "5-fold StratifiedGroupKFold grouped by kepid (seed 0), out-of-fold predictions; "
-    "hyper-parameters and isotonic calibration chosen inside each training fold by 3-fold "
-    "grouped CV"
-)
+
+
+def protocol(group_key: str) -> str:
+    """The protocol of ``cross_validate`` with rows grouped by ``group_key`` (the star)."""
+    return (
+        f"5-fold StratifiedGroupKFold grouped by {group_key} (seed 0), out-of-fold predictions; "
+        "hyper-parameters and calibration (Platt scaling of the mean log-odds of the refit and "
+        "the 3 inner-fold models) chosen inside each training fold by 3-fold grouped CV"
+    )
+
+
+PROTOCOL = protocol("kepid")
 
 XGB_BASE = {
     "n_estimators": 200,
@@ -120,28 +134,72 @@ def _fit(estimator: Any, X: np.ndarray, y: np.ndarray) -> Any:
     return estimator
 
 
-def _calibrate(raw: np.ndarray, calibrators: list[IsotonicRegression]) -> np.ndarray:
-    if len(calibrators) == 1:  # binary: calibrate P(positive)
-        positive = calibrators[0].predict(raw[:, 1])
-        return np.column_stack([1.0 - positive, positive])
-    calibrated = np.column_stack([c.predict(raw[:, k]) for k, c in enumerate(calibrators)])
-    totals = calibrated.sum(axis=1, keepdims=True)
-    # One-vs-rest isotonic maps can all say 0 for an extreme row: fall back to the raw row.
-    calibrated = np.where(totals > 0, calibrated, raw)
-    return calibrated / calibrated.sum(axis=1, keepdims=True)
+def _log_odds(estimator: Any, X: np.ndarray) -> np.ndarray:
+    """The estimator's own log-odds of the positive class, in float64."""
+    if isinstance(estimator, XGBClassifier):
+        return estimator.predict(X, output_margin=True).astype("float64")
+    p = np.clip(estimator.predict_proba(X)[:, 1].astype("float64"), 1e-9, 1 - 1e-9)
+    return np.log(p / (1 - p))
+
+
+def _raw_scores(estimators: list[Any], X: np.ndarray, n_classes: int) -> np.ndarray:
+    """Binary: the members' mean log-odds, (n,); several classes: their mean probabilities."""
+    if n_classes == 2:
+        return np.mean([_log_odds(e, X) for e in estimators], axis=0)
+    return np.mean([e.predict_proba(X).astype("float64") for e in estimators], axis=0)
+
+
+class StaleModelError(ExoHunterError):
+    pass
 
 
 @dataclass
 class CalibratedModel:
-    """A fitted estimator and the isotonic calibrators fitted on its inner out-of-fold scores."""
+    """The estimator refitted on all rows given plus the inner folds' estimators, and the
+    calibration fitted on the inner out-of-fold scores.
 
-    estimator: Any
-    calibrators: list[IsotonicRegression]
+    Binary: P = sigmoid(a * mean log-odds + b) (Platt scaling, strictly increasing); several
+    classes: one-vs-rest isotonic maps of the mean probabilities, renormalised.
+    """
+
+    estimators: list[Any]  # the refit first, then one per inner fold
+    calibration: Any  # binary: (a, b); several classes: one IsotonicRegression per class
     params: dict[str, Any]
     n_classes: int
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "estimators" not in state:  # pickled before the fold ensemble and Platt scaling
+            raise StaleModelError(
+                "this model was saved by an older ExoHunter (one estimator, isotonic P(planet)): "
+                "retrain it (`exohunter train --force`, `exohunter lightcurves train --force`)"
+            )
+        self.__dict__.update(state)
+
+    def log_odds(self, X: np.ndarray) -> np.ndarray:
+        """Binary only: the calibrated log-odds of the positive class — the ranking score,
+        float64 and strictly increasing in the members' mean log-odds."""
+        a, b = self.calibration
+        return a * _raw_scores(self.estimators, X, 2) + b
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        return _calibrate(self.estimator.predict_proba(X), self.calibrators)
+        if self.n_classes == 2:
+            positive = 1.0 / (1.0 + np.exp(-self.log_odds(X)))
+            return np.column_stack([1.0 - positive, positive])
+        raw = _raw_scores(self.estimators, X, self.n_classes)
+        calibrated = np.column_stack([c.predict(raw[:, k]) for k, c in enumerate(self.calibration)])
+        totals = calibrated.sum(axis=1, keepdims=True)
+        # One-vs-rest isotonic maps can all say 0 for an extreme row: fall back to the raw row.
+        calibrated = np.where(totals > 0, calibrated, raw)
+        return calibrated / calibrated.sum(axis=1, keepdims=True)
+
+    def contributions(self, X: np.ndarray, names: list[str]) -> np.ndarray:
+        """Exact TreeSHAP contributions (n, n_features) to the members' mean raw log-odds of
+        P(planet) (XGBoost binary models; TreeSHAP is additive, so the mean is exact)."""
+        matrix = xgboost.DMatrix(X, feature_names=names)
+        return np.mean(
+            [e.get_booster().predict(matrix, pred_contribs=True)[:, :-1] for e in self.estimators],
+            axis=0,
+        )
 
 
 def group_splits(
@@ -160,37 +218,54 @@ def _out_of_fold(
     splits: list[tuple[np.ndarray, np.ndarray]],
     seed: int,
     n_classes: int,
-) -> np.ndarray:
-    oof = np.zeros((len(y), n_classes))
+) -> tuple[np.ndarray, list[Any]]:
+    """Out-of-fold raw scores (as ``_raw_scores``) and the fold estimators that made them."""
+    oof = np.zeros(len(y)) if n_classes == 2 else np.zeros((len(y), n_classes))
+    estimators = []
     for train, test in splits:
         estimator = _fit(candidate.build(params, seed, n_classes), X[train], y[train])
-        oof[test] = estimator.predict_proba(X[test])
-    return oof
+        oof[test] = _raw_scores([estimator], X[test], n_classes)
+        estimators.append(estimator)
+    return oof, estimators
+
+
+def _inner_loss(y: np.ndarray, oof: np.ndarray, n_classes: int) -> float:
+    if n_classes == 2:
+        return float(log_loss(y, 1.0 / (1.0 + np.exp(-oof)), labels=[0, 1]))
+    # float32 probabilities sum to 1 only to ~1e-7; log_loss wants float64 exactness
+    return float(log_loss(y, oof / oof.sum(axis=1, keepdims=True), labels=list(range(n_classes))))
+
+
+def _fit_calibration(y: np.ndarray, oof: np.ndarray, n_classes: int) -> Any:
+    if n_classes == 2:
+        platt = LogisticRegression(C=1e6).fit(oof[:, None], y)  # effectively unpenalised
+        return float(platt.coef_[0, 0]), float(platt.intercept_[0])
+    return [
+        IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(oof[:, k], y == k)
+        for k in range(n_classes)
+    ]
 
 
 def fit_calibrated(
     candidate: Candidate, X: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int
 ) -> CalibratedModel:
     """Choose hyper-parameters by inner grouped CV, calibrate on the inner out-of-fold scores,
-    refit on everything given. Sees only the rows it is given."""
+    refit on everything given and keep the inner folds' estimators beside the refit (their mean
+    breaks the ties a single tree ensemble leaves). Sees only the rows it is given."""
     n_classes = int(y.max()) + 1
     splits = group_splits(y, groups, N_INNER_FOLDS, seed + 1)
-    best: tuple[float, dict[str, Any], np.ndarray] | None = None
+    best: tuple[float, dict[str, Any], np.ndarray, list[Any]] | None = None
     for params in candidate.grid:
-        oof = _out_of_fold(candidate, params, X, y, splits, seed, n_classes)
-        # float32 probabilities sum to 1 only to ~1e-7; log_loss wants float64 exactness
-        loss = log_loss(y, oof / oof.sum(axis=1, keepdims=True), labels=list(range(n_classes)))
+        oof, fold_estimators = _out_of_fold(candidate, params, X, y, splits, seed, n_classes)
+        loss = _inner_loss(y, oof, n_classes)
         if best is None or loss < best[0]:
-            best = (loss, params, oof)
+            best = (loss, params, oof, fold_estimators)
     assert best is not None
-    _, params, oof = best
-    columns = [1] if n_classes == 2 else range(n_classes)
-    calibrators = [
-        IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(oof[:, k], y == k)
-        for k in columns
-    ]
-    estimator = _fit(candidate.build(params, seed, n_classes), X, y)
-    return CalibratedModel(estimator, calibrators, params, n_classes)
+    _, params, oof, fold_estimators = best
+    refit = _fit(candidate.build(params, seed, n_classes), X, y)
+    return CalibratedModel(
+        [refit, *fold_estimators], _fit_calibration(y, oof, n_classes), params, n_classes
+    )
 
 
 @dataclass

@@ -66,8 +66,8 @@ def calibration_caveat(report: KoiReport) -> str:
     """What P(planet) means, with the reliability of the bin this KOI falls in."""
     text = (
         "P(planet) is the champion classifier's probability that the signal is a planet rather "
-        "than a false positive, calibrated (isotonic) on the out-of-fold scores of the archive's "
-        "CONFIRMED and FALSE POSITIVE KOIs, with cross-validation grouped by star."
+        "than a false positive, calibrated (Platt scaling) on the out-of-fold scores of the "
+        "archive's CONFIRMED and FALSE POSITIVE KOIs, with cross-validation grouped by star."
     )
     c = report.calibration
     if c is not None and c.n:

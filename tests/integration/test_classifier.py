@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import psycopg
 import pytest
 
@@ -120,6 +122,23 @@ def test_predictions_cover_every_koi_once_and_rank_the_candidates(conn: psycopg.
         "select count(*) / count(distinct kepoi_name) from ml.koi_explanations"
     ).fetchone()[0]
     assert per_koi == 30
+
+
+def test_the_candidates_have_a_strict_order_that_p_planet_agrees_with(
+    conn: psycopg.Connection,
+) -> None:
+    """No calibration ties: every CANDIDATE has its own ranking score (the shipped snapshot's
+    2,424 CANDIDATEs all differ in their features), the rank follows it, and P(planet) is the
+    logistic of it, so the shown probability never disagrees with the order."""
+    rows = conn.execute(
+        """select candidate_rank, planet_log_odds, p_planet from ml.koi_predictions
+           where candidate_rank is not null order by candidate_rank"""
+    ).fetchall()
+    log_odds = [r[1] for r in rows]
+    assert len(rows) == 2424
+    assert len(set(log_odds)) == 2424
+    assert log_odds == sorted(log_odds, reverse=True)
+    assert all(abs(p - 1 / (1 + math.exp(-z))) < 1e-12 for _, z, p in rows)
 
 
 def test_scoring_twice_replaces_never_duplicates(conn: psycopg.Connection) -> None:

@@ -1,5 +1,6 @@
 -- The point of ExoHunter: the archive's CANDIDATE KOIs ranked by the champion's P(planet),
--- rank 1 = most likely a planet. Stored in rank order, so `select * from marts.fct_discoveries`
+-- rank 1 = most likely a planet (ranked on planet_log_odds: a strict order where p_planet shows
+-- 1.000 for many). Stored in rank order, so `select * from marts.fct_discoveries`
 -- reads like a list.
 
 with
@@ -26,6 +27,7 @@ final as (
         candidate_rank,
         kepoi_name,
         p_planet,
+        planet_log_odds,
         case
             when p_planet >= 0.9 then 'very likely planet'
             when p_planet >= 0.7 then 'likely'

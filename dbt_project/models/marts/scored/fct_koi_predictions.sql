@@ -95,6 +95,7 @@ final as (
 
         ---------- scores
         champion_predictions.p_planet,
+        champion_predictions.planet_log_odds,
         champion_predictions.p_confirmed,
         champion_predictions.p_candidate,
         champion_predictions.p_false_positive,

@@ -17,6 +17,7 @@ renamed as (
 
         ---------- probabilities
         p_planet,
+        planet_log_odds,
         p_confirmed,
         p_candidate,
         p_false_positive,
