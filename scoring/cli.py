@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,6 +16,7 @@ from scoring.errors import ExoHunterError
 
 if TYPE_CHECKING:
     import click
+    import psycopg
 
     from scoring.ingest.loader import LoadResult
     from scoring.ingest.tables import TableSpec
@@ -588,39 +590,77 @@ def bench_lightcurves(
 
 
 # -- models -------------------------------------------------------------------------------------
+class Mission(StrEnum):
+    kepler = "kepler"
+    tess = "tess"
+
+
+def _loaded_missions(conn: psycopg.Connection) -> list[Mission]:
+    """The missions whose feature mart holds rows (in pipeline order)."""
+    marts = {Mission.kepler: "marts.fct_koi_features", Mission.tess: "marts.fct_toi_features"}
+    loaded = []
+    for mission, table in marts.items():
+        exists = conn.execute("select to_regclass(%s)", (table,)).fetchone()[0]
+        if exists and conn.execute(f"select exists (select from {table})").fetchone()[0]:
+            loaded.append(mission)
+    return loaded
+
+
+MISSION_OPTION = typer.Option(
+    None, help="Only this mission's model (default: every mission whose table is loaded)."
+)
+
+
 @app.command()
 def train(
+    mission: Mission | None = MISSION_OPTION,
     force: bool = typer.Option(False, help="Retrain even if this version exists."),
     promote: bool = typer.Option(True, help="Make the new model the champion."),
 ) -> None:
-    """Evaluate the candidates (grouped nested CV), fit and register the KOI classifier."""
-    from scoring.classifier import training
+    """Evaluate the candidates (grouped nested CV), fit and register the KOI classifier and the
+    TOI classifier."""
+    from scoring.classifier import toi_training, training
     from scoring.warehouse import locks, server
 
     url = server.prepare()
     with locks.pipeline_lock(url, "exohunter train"), server.connect(url, autocommit=True) as conn:
-        result = training.train(conn, console.print, console.status, force=force, promote=promote)
-    if result.created:
-        xgb = result.evaluation("p_planet", "xgboost")
-        console.print(
-            f"model {result.model_version}: ROC AUC {xgb.value('roc_auc'):.4f}, recall at "
-            f"precision ≥ 0.90 {xgb.value('recall_at_precision_0.90'):.3f} (grouped CV)"
-        )
-        console.print(f"model card: {settings.home() / result.card_path}")
+        missions = [mission] if mission else _loaded_missions(conn)
+        if not missions:
+            raise ExoHunterError(
+                "no feature mart holds rows: run `exohunter ingest koi|toi` and "
+                "`exohunter transform` first"
+            )
+        for each in missions:
+            module = training if each is Mission.kepler else toi_training
+            result = module.train(conn, console.print, console.status, force=force, promote=promote)
+            if result.created:
+                xgb = result.evaluation("p_planet", "xgboost")
+                console.print(
+                    f"{each.value} model {result.model_version}: ROC AUC "
+                    f"{xgb.value('roc_auc'):.4f}, recall at precision ≥ 0.90 "
+                    f"{xgb.value('recall_at_precision_0.90'):.3f} (grouped CV)"
+                )
+                console.print(f"model card: {settings.home() / result.card_path}")
 
 
 @app.command()
 def score(
-    model: str = typer.Option(None, help="Model version (default: the champion)."),
+    mission: Mission | None = MISSION_OPTION,
+    model: str = typer.Option(None, help="Model version (default: the mission's champion)."),
 ) -> None:
-    """Score every KOI of the latest batch; write predictions and explanations to ml."""
-    from scoring.classifier import predict
+    """Score every KOI (and TOI) of the latest batch; write predictions (and the KOIs'
+    explanations) to ml."""
+    from scoring.classifier import predict, toi_predict
     from scoring.warehouse import locks, server
 
     url = server.prepare()
     with locks.pipeline_lock(url, "exohunter score"), server.connect(url, autocommit=True) as conn:
-        result = predict.score(conn, model)
-    console.print(result.summary())
+        missions = [mission] if mission else _loaded_missions(conn)
+        if model and len(missions) != 1:
+            raise ExoHunterError("--model names one version: give its --mission too")
+        for each in missions:
+            module = predict if each is Mission.kepler else toi_predict
+            console.print(f"{each.value}: {module.score(conn, model).summary()}")
 
 
 @app.command()

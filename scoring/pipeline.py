@@ -3,7 +3,8 @@
 warehouse up → (the pipeline lock) → ingest the shipped KOI snapshot → raw checks of every
 batch waiting for them → ingest the shipped TOI snapshot → its raw checks →
 dbt build → feature checks (the KOI mart's, and the TOI mart's once a TOI batch is loaded) →
-train (if the champion was not trained on this batch) → score → prediction checks → anomalies
+train (the KOI classifier if its champion was not trained on this batch; the TOI classifier
+once per TOI batch) → score (KOIs, then TOIs) → prediction checks → anomalies
 (ensemble + Bayesian outlier model, refitted only for a new batch or configuration) → anomaly
 checks → light curves (the shipped files loaded, the light-curve classifier trained once per
 batch, every upload not yet analysed searched and scored) → dbt build of the marts over the
@@ -31,7 +32,7 @@ from rich.table import Table
 
 from scoring import settings
 from scoring.anomalies import detect
-from scoring.classifier import predict, training
+from scoring.classifier import predict, toi_predict, toi_training, training
 from scoring.console import byte_progress, dbt_progress
 from scoring.ingest import loader
 from scoring.ml import registry
@@ -58,6 +59,7 @@ SUMMARY_TABLES = (
     "ml.koi_explanations",
     "marts.fct_koi_predictions",
     "marts.fct_discoveries",
+    "ml.toi_predictions",
     "ml.koi_anomalies",
     "marts.fct_anomalies",
     "raw.lightcurves",
@@ -72,16 +74,16 @@ AFTER_SCORING = ["build", "--select", "tag:scored", "tag:dq"]
 
 
 def needs_training(conn: psycopg.Connection) -> bool:
-    """True unless the champion was trained on the batch the feature mart holds now."""
+    """True unless the champion is the version this configuration trains on the batch the
+    feature mart holds now (a champion of an older configuration, or batch, is retrained)."""
     champion = registry.champion(conn, training.TASK)
-    if champion is None:
-        return True
-    trained_on = conn.execute(
-        "select training_load_batch_id from ml.model_registry where model_version = %s",
-        (champion,),
-    ).fetchone()[0]
     current = conn.execute("select max(load_batch_id) from marts.fct_koi_features").fetchone()[0]
-    return trained_on != current
+    return champion != training.version_for(current)
+
+
+def has_tois(conn: psycopg.Connection) -> bool:
+    """Whether a TOI batch reached the TOI feature mart."""
+    return conn.execute("select exists (select from marts.fct_toi_features)").fetchone()[0]
 
 
 def lightcurve_stage(conn: psycopg.Connection, console: Console) -> None:
@@ -109,6 +111,7 @@ class RunReport:
     ingest: loader.LoadResult | None = None
     toi_ingest: loader.LoadResult | None = None
     scoring: predict.ScoreResult | None = None
+    toi_scoring: predict.ScoreResult | None = None
     anomalies: detect.DetectResult | None = None
     row_counts: dict[str, int] = field(default_factory=dict)
 
@@ -198,11 +201,16 @@ def _run_stages(report: RunReport, console: Console, koi_file: Path, toi_file: P
         if needs_training(conn):
             training.train(conn, console.print, console.status)
         else:
-            console.print("the champion was trained on this batch: no training needed")
+            console.print("the champion is this batch's model: no training needed")
+        if has_tois(conn):
+            toi_training.train(conn, console.print, console.status)
     with _stage(report, "score", console), server.connect(url, autocommit=True) as conn:
         scored = predict.score(conn)
         report.scoring = scored
         console.print(scored.summary())
+        if has_tois(conn):
+            report.toi_scoring = toi_predict.score(conn)
+            console.print(f"TOIs: {report.toi_scoring.summary()}")
     _gate(
         report,
         "prediction checks",

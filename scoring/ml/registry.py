@@ -31,6 +31,7 @@ KOI_CLASSIFIER = "koi_classifier"
 KOI_ANOMALY = "koi_anomaly"
 LIGHTCURVE_CLASSIFIER = "lightcurve_classifier"
 LIGHTCURVE_CNN = "lightcurve_cnn"
+TOI_CLASSIFIER = "toi_classifier"
 
 
 class RegistryError(ExoHunterError):
