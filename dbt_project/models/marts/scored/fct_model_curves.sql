@@ -21,6 +21,7 @@ final as (
 
         ---------- keys
         curves.model_version,
+        performance.model_task,
         curves.evaluation_task,
         curves.estimator,
         curves.curve,
