@@ -42,7 +42,14 @@ def toi_scored(pg_cluster: server.PostgresCluster, scored_warehouse: str) -> Ite
         lines: list[str] = []
         try:
             dbt_runner.run_dbt(
-                ["build", "--select", "+fct_toi_features", "--exclude", "tag:scored"],
+                [
+                    "build",
+                    "--select",
+                    "+fct_toi_features",
+                    "+dim_tess_star",
+                    "--exclude",
+                    "tag:scored",
+                ],
                 url,
                 on_line=lines.append,
             )
