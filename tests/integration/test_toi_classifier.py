@@ -92,7 +92,7 @@ def test_the_toi_model_is_measured_grouped_by_tic_beside_the_mission_comparison(
     assert n["kepler_on_tess", "xgboost"] == n["p_planet", "xgboost"]
     assert n["tess_on_kepler", "xgboost"] == 2299 + 4841  # CONFIRMED + FALSE POSITIVE
     protocols = conn.execute(
-        """select task, protocol, honest from ml.model_metrics as m
+        """select m.task, m.protocol, m.honest from ml.model_metrics as m
            join ml.model_registry as r using (model_version)
            where r.task = %s and m.metric = 'roc_auc'""",
         (registry.TOI_CLASSIFIER,),
