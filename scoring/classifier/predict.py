@@ -79,13 +79,12 @@ def predict(artifact: dict[str, Any], frame: pd.DataFrame) -> Scores:
     return Scores(out, model.contributions(X, list(names)), X, names)
 
 
-def candidate_ranks(labels: pd.Series, planet_log_odds: pd.Series) -> pd.Series:
-    """1 = the CANDIDATE most likely to be a planet; NULL for KOIs that are not candidates.
+def candidate_ranks(is_candidate: pd.Series, planet_log_odds: pd.Series) -> pd.Series:
+    """1 = the candidate most likely to be a planet; NULL for the rows that are not candidates.
 
     Ranked on the calibrated log-odds (float64, the order of P(planet) without the rounding of a
-    probability near 1); only KOIs the model cannot tell apart share a score, and those are
+    probability near 1); only rows the model cannot tell apart share a score, and those are
     ordered as they come."""
-    is_candidate = labels == "CANDIDATE"
     ranks = planet_log_odds.where(is_candidate).rank(ascending=False, method="first")
     return ranks.astype("Int64")
 
@@ -156,7 +155,8 @@ def score(conn: psycopg.Connection, version: str | None = None) -> ScoreResult:
         raise ScoringError("marts.fct_koi_features is empty: run `exohunter run` first")
     batch = int(frame["load_batch_id"].iloc[0])
     scores = predict(artifact, frame)
-    ranks = candidate_ranks(frame[features.LABEL], scores.frame["planet_log_odds"])
+    is_candidate = frame[features.LABEL] == "CANDIDATE"
+    ranks = candidate_ranks(is_candidate, scores.frame["planet_log_odds"])
     key = {"model_version": version, "load_batch_id": batch}
     with conn.transaction():
         n_predictions = writeback.replace_rows(

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import psycopg
 
-from scoring.classifier.predict import ScoreResult, ScoringError
+from scoring.classifier.predict import ScoreResult, ScoringError, candidate_ranks
 from scoring.ml import feature_mart, features, registry
 from scoring.warehouse import writeback
 
@@ -45,9 +45,8 @@ def predict(artifact: dict[str, Any], frame: pd.DataFrame) -> pd.DataFrame:
             "planet_log_odds": model.log_odds(X),
         }
     )
-    is_candidate = (frame[features.TESS_LABEL] == "PC").to_numpy()
-    ranks = out["planet_log_odds"].where(is_candidate).rank(ascending=False, method="first")
-    out["candidate_rank"] = ranks.astype("Int64")
+    is_candidate = frame[features.TESS_LABEL].reset_index(drop=True) == "PC"
+    out["candidate_rank"] = candidate_ranks(is_candidate, out["planet_log_odds"])
     return out
 
 

@@ -28,7 +28,7 @@ import psycopg
 
 from scoring.classifier import toi_model_card
 from scoring.classifier.results import TrainResult
-from scoring.classifier.training import SEED, THRESHOLD, timed_step
+from scoring.classifier.training import SEED, THRESHOLD, frame_batch, timed_step
 from scoring.ml import feature_mart, features, nested_cv, registry
 from scoring.ml.evaluation import Evaluation, binary_evaluation
 from scoring.progress import NO_STATUS, Say, Status, quiet
@@ -211,13 +211,6 @@ def evaluate(
     return evaluations, model
 
 
-def _batch(frame: pd.DataFrame, table: str) -> tuple[int, Any]:
-    batches = frame["load_batch_id"].unique()
-    if len(batches) != 1:
-        raise registry.RegistryError(f"{table} holds load batches {sorted(batches)}, not one")
-    return int(batches[0]), frame["snapshot_at"].iloc[0]
-
-
 def train(
     conn: psycopg.Connection,
     say: Say = quiet,
@@ -228,13 +221,9 @@ def train(
     """Train and evaluate on the latest TOI batch and publish the version (a no-op if it
     exists)."""
     tois = feature_mart.load_tois(conn)
-    if tois.empty:
-        raise registry.RegistryError(
-            "marts.fct_toi_features is empty: run `exohunter ingest toi` and `exohunter transform`"
-        )
-    batch_id, snapshot_at = _batch(tois, feature_mart.TOI_FEATURE_TABLE)
+    batch_id, snapshot_at = frame_batch(tois, feature_mart.TOI_FEATURE_TABLE, "toi")
     kois = feature_mart.load(conn)
-    koi_batch = _batch(kois, feature_mart.FEATURE_TABLE)[0] if len(kois) else None
+    koi_batch = frame_batch(kois)[0] if len(kois) else None
     version = registry.model_version(
         {**config(), "kepler_batch": koi_batch}, list(features.TESS_HONEST_FEATURES), batch_id
     )

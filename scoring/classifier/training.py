@@ -63,14 +63,17 @@ def timed_step(name: str, timings: dict[str, float], say: Say, status: Status) -
     say(f"  {name}: {timings[name]:.1f} s")
 
 
-def _frame_batch(frame: pd.DataFrame) -> tuple[int, Any]:
+def frame_batch(
+    frame: pd.DataFrame, table: str = feature_mart.FEATURE_TABLE, table_name: str = "koi"
+) -> tuple[int, Any]:
+    """The one load batch a feature mart's rows come from, and its snapshot time."""
     batches = frame["load_batch_id"].unique()
     if len(frame) == 0:
         raise registry.RegistryError(
-            "marts.fct_koi_features is empty: run `exohunter ingest koi` and `exohunter transform`"
+            f"{table} is empty: run `exohunter ingest {table_name}` and `exohunter transform`"
         )
     if len(batches) != 1:
-        raise registry.RegistryError(f"the feature mart mixes load batches {sorted(batches)}")
+        raise registry.RegistryError(f"{table} mixes load batches {sorted(map(int, batches))}")
     return int(batches[0]), frame["snapshot_at"].iloc[0]
 
 
@@ -166,7 +169,7 @@ def train(
 ) -> TrainResult:
     """Train and evaluate on the latest batch and publish the version (a no-op if it exists)."""
     frame = feature_mart.load(conn, with_vetting=True)
-    batch_id, snapshot_at = _frame_batch(frame)
+    batch_id, snapshot_at = frame_batch(frame)
     version = version_for(batch_id)
     if registry.exists(conn, version) and not force:
         say(f"model {version} is already trained on batch {batch_id}: nothing to do")
