@@ -472,6 +472,43 @@ def feature_null_ceiling(feature: str) -> float:
     return FEATURE_NULL_CEILINGS.get(feature, DEFAULT_FEATURE_NULL_CEILING)
 
 
+def _star_and_uncertainty_ranges(
+    signal: str, uncertain: tuple[str, ...]
+) -> tuple[gxe.Expectation, ...]:
+    """The ranges of the features both feature marts derive alike: the signal's place among the
+    other signals on its star, and the relative uncertainties of the given measurements."""
+    return (
+        _between(
+            "n_kois_on_star", "n_kois_on_star_positive", f"At least one {signal}.", min_value=1
+        ),
+        _between(
+            "period_rank_on_star", "period_rank_on_star_positive", "Ranks start at 1.", min_value=1
+        ),
+        _between(
+            "nearest_period_ratio_on_star",
+            "nearest_period_ratio_at_least_one",
+            "Longer over shorter period: ≥ 1.",
+            min_value=1,
+        ),
+        _between(
+            "period_ratio_integer_offset",
+            "period_ratio_integer_offset_bounded",
+            "Distance of a period ratio to the nearest integer: 0 to 0.5.",
+            min_value=0,
+            max_value=0.5,
+        ),
+        *(
+            _between(
+                f"{name}_rel_unc",
+                f"{name}_rel_unc_non_negative",
+                "Relative uncertainties are ≥ 0.",
+                min_value=0,
+            )
+            for name in uncertain
+        ),
+    )
+
+
 def _feature_expectations() -> tuple[gxe.Expectation, ...]:
     keys = (
         _expect(
@@ -557,31 +594,8 @@ def _feature_expectations() -> tuple[gxe.Expectation, ...]:
             strict_min=True,
         ),
         _between("snr_per_transit", "snr_per_transit_non_negative", "SNR ≥ 0.", min_value=0),
-        _between("n_kois_on_star", "n_kois_on_star_positive", "At least one KOI.", min_value=1),
-        _between(
-            "period_rank_on_star", "period_rank_on_star_positive", "Ranks start at 1.", min_value=1
-        ),
-        _between(
-            "nearest_period_ratio_on_star",
-            "nearest_period_ratio_at_least_one",
-            "Longer over shorter period: ≥ 1.",
-            min_value=1,
-        ),
-        _between(
-            "period_ratio_integer_offset",
-            "period_ratio_integer_offset_bounded",
-            "Distance of a period ratio to the nearest integer: 0 to 0.5.",
-            min_value=0,
-            max_value=0.5,
-        ),
-        *(
-            _between(
-                f"{name}_rel_unc",
-                f"{name}_rel_unc_non_negative",
-                "Relative uncertainties are ≥ 0.",
-                min_value=0,
-            )
-            for name in ("orbital_period", "transit_duration", "transit_depth", "impact_parameter")
+        *_star_and_uncertainty_ranges(
+            "KOI", ("orbital_period", "transit_duration", "transit_depth", "impact_parameter")
         ),
         _between(
             "impact_parameter_err1", "impact_parameter_err1_sign", "Upper error ≥ 0.", min_value=0
@@ -748,31 +762,8 @@ def _toi_feature_expectations() -> tuple[gxe.Expectation, ...]:
             min_value=-2,
             max_value=25,
         ),
-        _between("n_kois_on_star", "n_kois_on_star_positive", "At least one TOI.", min_value=1),
-        _between(
-            "period_rank_on_star", "period_rank_on_star_positive", "Ranks start at 1.", min_value=1
-        ),
-        _between(
-            "nearest_period_ratio_on_star",
-            "nearest_period_ratio_at_least_one",
-            "Longer over shorter period: ≥ 1.",
-            min_value=1,
-        ),
-        _between(
-            "period_ratio_integer_offset",
-            "period_ratio_integer_offset_bounded",
-            "Distance of a period ratio to the nearest integer: 0 to 0.5.",
-            min_value=0,
-            max_value=0.5,
-        ),
-        *(
-            _between(
-                f"{name}_rel_unc",
-                f"{name}_rel_unc_non_negative",
-                "Relative uncertainties are ≥ 0.",
-                min_value=0,
-            )
-            for name in ("orbital_period", "transit_duration", "transit_depth")
+        *_star_and_uncertainty_ranges(
+            "TOI", ("orbital_period", "transit_duration", "transit_depth")
         ),
     )
     # Cross-column physics: a depth, duration or gravity in another unit leaves each column
