@@ -643,6 +643,26 @@ def train(
                 console.print(f"model card: {settings.home() / result.card_path}")
 
 
+@app.command("compare-missions")
+def compare_missions(
+    force: bool = typer.Option(False, help="Measure again even if these batches are compared."),
+) -> None:
+    """One model for Kepler and TESS, or two? Each mission alone, a joint model and the transfer
+    both ways on the shared features; stored under the TOI champion (a few minutes)."""
+    from scoring.classifier import mission_comparison
+    from scoring.warehouse import locks, server
+
+    url = server.prepare()
+    with (
+        locks.pipeline_lock(url, "exohunter compare-missions"),
+        server.connect(url, autocommit=True) as conn,
+    ):
+        result = mission_comparison.compare(conn, console.print, console.status, force=force)
+    if result.created:
+        console.print(mission_comparison.table(result.evaluations))
+        console.print(f"written: {settings.home() / result.report_path}")
+
+
 @app.command()
 def score(
     mission: Mission | None = MISSION_OPTION,

@@ -144,17 +144,15 @@ def database_copy(cluster: server.PostgresCluster, url: str, prefix: str) -> Ite
 
 
 @pytest.fixture(scope="session")
-def dashboard_warehouse(
-    pg_cluster: server.PostgresCluster, lightcurve_warehouse: str
-) -> Iterator[str]:
-    """What the four dashboards show: the scored warehouse with the shipped light curves analysed
-    (Discoveries' "Uploads") and one data-quality check of every stage recorded and built into
-    marts.fct_data_quality (Data quality). A copy, so that the shared scored warehouse keeps no
-    check runs (the data-quality tests count theirs)."""
+def dashboard_warehouse(pg_cluster: server.PostgresCluster, toi_warehouse: str) -> Iterator[str]:
+    """What the four dashboards show: the TOI warehouse (the KOIs and TOIs scored, the shipped
+    light curves analysed for Discoveries' "Uploads") with one data-quality check of every stage
+    recorded and built into marts.fct_data_quality (Data quality). A copy, so that the shared
+    warehouses keep no check runs (the data-quality tests count theirs)."""
     from scoring.quality import gates
     from scoring.warehouse import dbt_runner
 
-    with database_copy(pg_cluster, lightcurve_warehouse, "dashboards") as url:
+    with database_copy(pg_cluster, toi_warehouse, "dashboards") as url:
         report = gates.check(url)
         assert report.critical_success, [run.target.suite_name for run in report.runs]
         lines: list[str] = []
@@ -206,3 +204,31 @@ def lightcurve_warehouse(scored_warehouse: str) -> str:
         ["build", "--select", "fct_model_performance", "fct_lightcurve_uploads"], scored_warehouse
     )
     return scored_warehouse
+
+
+@pytest.fixture(scope="session")
+def toi_warehouse(pg_cluster: server.PostgresCluster, lightcurve_warehouse: str) -> Iterator[str]:
+    """A copy of the light-curve warehouse with the shipped TOI snapshot as `exohunter run` adds
+    it: ingested (load batch 2), gated, its marts built, the TOI classifier trained, every TOI
+    scored and the scored marts rebuilt. A copy, so that the KOI-only warehouse keeps its load
+    batches and check runs (the ingest and data-quality tests count them)."""
+    from scoring.classifier import toi_predict, toi_training
+    from scoring.ingest import loader
+    from scoring.quality import gates
+    from scoring.warehouse import dbt_runner
+
+    with database_copy(pg_cluster, lightcurve_warehouse, "tois") as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            loader.load_toi_file(conn, settings.SHIPPED_TOI_FILE)
+        gates.gate_new_batches(url)
+        lines: list[str] = []
+        tess_marts = ["+fct_toi_features", "+dim_tess_star", "--exclude", "tag:scored"]
+        try:
+            dbt_runner.run_dbt(["build", "--select", *tess_marts], url, on_line=lines.append)
+            with psycopg.connect(url, autocommit=True) as conn:
+                toi_training.train(conn)
+                toi_predict.score(conn)
+            dbt_runner.run_dbt(["build", "--select", "tag:scored"], url, on_line=lines.append)
+        except dbt_runner.TransformError as exc:
+            raise AssertionError("\n".join(lines[-40:])) from exc
+        yield url

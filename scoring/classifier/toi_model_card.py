@@ -7,44 +7,9 @@ from scoring.classifier import model_card
 from scoring.classifier.results import TrainResult
 from scoring.ml import features, nested_cv, registry
 
-COMPARISON_TASKS = (
-    ("tess_on_tess", "TESS alone"),
-    ("joint_on_tess", "joint Kepler + TESS"),
-    ("kepler_on_tess", "trained on Kepler"),
-    ("kepler_on_kepler", "Kepler alone"),
-    ("joint_on_kepler", "joint Kepler + TESS"),
-    ("tess_on_kepler", "trained on TESS"),
-)
 
-
-def _comparison(result: TrainResult) -> str:
-    measured = {e.task: e for e in result.evaluations}
-    if "tess_on_tess" not in measured:
-        return "Not measured: no KOI batch was loaded when this model was trained."
-    lines = [
-        "| tested on | model | ROC AUC | PR AUC | Brier | recall @ precision ≥ 0.90 |",
-        "|---|---|---|---|---|---|",
-    ]
-    for task, label in COMPARISON_TASKS:
-        e = measured[task]
-        tested = "TESS" if task.endswith("_on_tess") else "Kepler"
-        lines.append(
-            f"| {tested} | {label} | {e.value('roc_auc'):.4f} | {e.value('pr_auc'):.4f} | "
-            f"{e.value('brier'):.4f} | {e.value('recall_at_precision_0.90'):.3f} |"
-        )
-    return "\n".join(lines)
-
-
-def render(
-    result: TrainResult,
-    model: nested_cv.CalibratedModel,
-    threshold: float,
-    shared_features: tuple[str, ...],
-    koi_batch: int | None,
-) -> str:
-    honest = [
-        e for e in result.evaluations if e.task in ("p_planet", "ablation_follow_up_presence")
-    ]
+def render(result: TrainResult, model: nested_cv.CalibratedModel, threshold: float) -> str:
+    honest = [e for e in result.evaluations if e.task.startswith(("p_planet", "ablation_"))]
     xgb = result.evaluation("p_planet", "xgboost")
     feature_list = "\n".join(f"- `{name}`" for name in features.TESS_HONEST_FEATURES)
     follow_up = ", ".join(f"`{name}`" for name in features.TESS_PRESENCE_FOLLOWS_FOLLOW_UP)
@@ -62,7 +27,7 @@ features), or as a replacement for TFOPWG vetting.
 NASA Exoplanet Archive TOI table, load batch {result.load_batch_id} (snapshot
 {result.snapshot_at}), read from `marts.fct_toi_features` only. Trained on the
 {result.n_labelled:,} TOIs dispositioned CP, KP, FP or FA; all {result.n_all:,} TOIs are scored,
-PC and APC never trained on. The mission comparison also reads KOI batch {koi_batch}.
+PC and APC never trained on.
 
 ## Features and the leakage policy
 {len(features.TESS_HONEST_FEATURES)} features, physical or transit-fit quantities
@@ -74,7 +39,10 @@ Never features (enforced by a test): `tfopwg_disp` (the label); the identifiers 
 follows the order of discovery), `tid`; the bookkeeping dates `toi_created` and `rowupdate` (they
 move with the dispositioning); the epoch and the sky position; the error bars whose presence is
 set by follow-up. The *presence* of {follow_up} follows the follow-up too (confirmation fills
-them): the ablation below measures the model without them.
+them). Three ablations below ask whether the model reads the follow-up in what is missing:
+without these features (`ablation_follow_up_presence`), with their missing values filled by
+their median over every TOI so that absence says nothing (`ablation_follow_up_median_filled`),
+and their missingness alone (`ablation_follow_up_missingness_only`).
 
 ## Protocol
 {PROTOCOL_TEXT}
@@ -90,11 +58,9 @@ calibrated probability; hyper-parameter choices inside the outer folds:
 {model_card.calibration_table(xgb, "CP or KP", "TOIs")}
 
 ## Kepler and TESS: one model or two?
-XGBoost on the {len(shared_features)} features both marts have (the magnitude in each
-mission's band, and the mission as a feature for the joint model), each measured on the rows of
-the mission named:
-
-{_comparison(result)}
+`exohunter compare-missions` measures it on the features both marts share (each mission alone,
+one joint model, the transfer both ways) and writes the table beside this card as
+`mission_comparison.md`; its figures are stored under this version in `ml.model_metrics`.
 
 ## Limitations
 - The TOI table's transit fit has no impact parameter: the transit-physics features assume a
@@ -114,19 +80,12 @@ PROTOCOL_TEXT = """\
 - Inner, inside each outer training fold only: 3-fold grouped CV chooses the hyper-parameters
   (lowest log-loss) and yields the out-of-fold log-odds the Platt scaling is fitted on; the
   model is the refit plus the three inner-fold estimators (their mean log-odds).
-- The transfers are trained on every labelled row of one mission and tested on every labelled
-  row of the other: no row is on both sides."""
+"""
 
 
-def write(
-    result: TrainResult,
-    model: nested_cv.CalibratedModel,
-    threshold: float,
-    shared_features: tuple[str, ...],
-    koi_batch: int | None,
-) -> str:
+def write(result: TrainResult, model: nested_cv.CalibratedModel, threshold: float) -> str:
     """Write the card beside the artifact; return its path relative to the ExoHunter home."""
     path = registry.models_dir() / result.model_version / "model_card.md"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(result, model, threshold, shared_features, koi_batch))
+    path.write_text(render(result, model, threshold))
     return str(path.relative_to(settings.home()))

@@ -17,8 +17,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import psycopg
 
@@ -77,6 +79,41 @@ def frame_batch(
     return int(batches[0]), frame["snapshot_at"].iloc[0]
 
 
+@dataclass(frozen=True)
+class CrossValidation:
+    """One labelled set's grouped nested CV runs, each timed and kept as an out-of-fold
+    evaluation of P(planet)."""
+
+    y: np.ndarray
+    groups: np.ndarray
+    timings: dict[str, float]
+    say: Say
+    status: Status
+
+    def evaluate(
+        self,
+        task: str,
+        candidate: nested_cv.Candidate,
+        X: np.ndarray,
+        protocol: str,
+        step: str | None = None,
+        honest: bool = True,
+    ) -> Evaluation:
+        step = step or f"P(planet) {candidate.name}, grouped nested CV"
+        with timed_step(step, self.timings, self.say, self.status):
+            cv = nested_cv.cross_validate(candidate, X, self.y, self.groups, SEED)
+        return binary_evaluation(
+            task,
+            candidate.name,
+            self.y,
+            cv.proba[:, 1],
+            THRESHOLD,
+            honest,
+            protocol,
+            cv.chosen_params,
+        )
+
+
 def evaluate(
     frame: pd.DataFrame, timings: dict[str, float], say: Say, status: Status
 ) -> tuple[list[Evaluation], dict[str, nested_cv.CalibratedModel]]:
@@ -87,35 +124,18 @@ def evaluate(
     y = (labelled[features.LABEL] == features.PLANET).to_numpy(int)
     groups = labelled["kepid"].to_numpy()
     protocol = f"{nested_cv.PROTOCOL}; CONFIRMED vs FALSE POSITIVE, {len(y):,} KOIs"
-    evaluations = []
-    for candidate in nested_cv.CANDIDATES:
-        with timed_step(f"P(planet) {candidate.name}, grouped nested CV", timings, say, status):
-            cv = nested_cv.cross_validate(candidate, X, y, groups, SEED)
-        evaluations.append(
-            binary_evaluation(
-                "p_planet",
-                candidate.name,
-                y,
-                cv.proba[:, 1],
-                THRESHOLD,
-                True,
-                protocol,
-                cv.chosen_params,
-            )
-        )
-
-    with timed_step("ablation: XGBoost + vetting flags (not honest)", timings, say, status):
-        X_leaky = features.matrix(labelled, [*honest, *features.VETTING_FLAGS])
-        cv = nested_cv.cross_validate(nested_cv.XGBOOST, X_leaky, y, groups, SEED)
+    step = CrossValidation(y, groups, timings, say, status)
+    evaluations = [
+        step.evaluate("p_planet", candidate, X, protocol) for candidate in nested_cv.CANDIDATES
+    ]
     evaluations.append(
-        binary_evaluation(
+        step.evaluate(
             "ablation_with_vetting_flags",
-            "xgboost",
-            y,
-            cv.proba[:, 1],
-            THRESHOLD,
-            False,
+            nested_cv.XGBOOST,
+            features.matrix(labelled, [*honest, *features.VETTING_FLAGS]),
             f"NOT HONEST — reads koi_fpflag_*; {protocol}",
+            "ablation: XGBoost + vetting flags (not honest)",
+            honest=False,
         )
     )
 

@@ -237,3 +237,30 @@ def publish(
         )
         if make_champion:
             promote(conn, version)
+
+
+def add_evaluations(
+    conn: psycopg.Connection, version: str, evaluations: Sequence[Evaluation]
+) -> None:
+    """Store a registered version's later evaluations (a study run after its training), in one
+    transaction: each task's figures and curves replace that task's earlier ones."""
+    if not exists(conn, version):
+        raise RegistryError(f"model version {version} is not registered")
+    with conn.transaction():
+        for task in dict.fromkeys(e.task for e in evaluations):
+            of_task = [e for e in evaluations if e.task == task]
+            key = {"model_version": version, "task": task}
+            writeback.replace_rows(
+                conn,
+                "ml.model_metrics",
+                key,
+                list(METRIC_COLUMNS),
+                [f.row(version) for e in of_task for f in e.figures()],
+            )
+            writeback.replace_rows(
+                conn,
+                "ml.model_curves",
+                key,
+                list(CURVE_COLUMNS),
+                evaluation.curve_rows(version, of_task),
+            )

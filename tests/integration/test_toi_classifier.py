@@ -1,5 +1,5 @@
 """The TOI classifier on the real shipped snapshots: trained on CP+KP vs FP+FA grouped by TIC,
-compared with Kepler (joint and transferred), every TOI scored and the PCs strictly ranked."""
+every TOI scored and the PCs strictly ranked; and the Kepler-TESS comparison stored under it."""
 
 from __future__ import annotations
 
@@ -11,60 +11,39 @@ import psycopg
 import pytest
 
 from scoring import settings
-from scoring.classifier import toi_predict, toi_training
-from scoring.ingest import loader
+from scoring.classifier import mission_comparison, toi_predict, toi_training
 from scoring.ml import features, registry
-from scoring.quality import gates
-from scoring.warehouse import dbt_runner, server
+from scoring.warehouse import server
 from tests.cli import exohunter
 from tests.conftest import database_copy
 
 pytestmark = pytest.mark.integration
 
-COMPARISONS = {
-    "tess_on_tess",
-    "kepler_on_kepler",
-    "joint_on_tess",
-    "joint_on_kepler",
-    "kepler_on_tess",
-    "tess_on_kepler",
+ABLATIONS = {
+    "ablation_follow_up_presence",
+    "ablation_follow_up_median_filled",
+    "ablation_follow_up_missingness_only",
 }
-
-
-@pytest.fixture(scope="module")
-def toi_scored(pg_cluster: server.PostgresCluster, scored_warehouse: str) -> Iterator[str]:
-    """The scored KOI warehouse plus the shipped 2025 TOI snapshot, its marts, the TOI model
-    trained and every TOI scored — once for this module."""
-    with database_copy(pg_cluster, scored_warehouse, "toimodel") as url:
-        with psycopg.connect(url, autocommit=True) as conn:
-            loader.load_toi_file(conn, settings.SHIPPED_TOI_FILE)
-        gates.gate_new_batches(url)
-        lines: list[str] = []
-        try:
-            dbt_runner.run_dbt(
-                [
-                    "build",
-                    "--select",
-                    "+fct_toi_features",
-                    "+dim_tess_star",
-                    "--exclude",
-                    "tag:scored",
-                ],
-                url,
-                on_line=lines.append,
-            )
-        except dbt_runner.TransformError as exc:
-            raise AssertionError("\n".join(lines[-40:])) from exc
-        with psycopg.connect(url, autocommit=True) as conn:
-            toi_training.train(conn)
-            toi_predict.score(conn)
-        yield url
+COMPARISONS = {task for task, _ in mission_comparison.TASKS}
 
 
 @pytest.fixture
-def conn(toi_scored: str) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(toi_scored, autocommit=True) as connection:
+def conn(toi_warehouse: str) -> Iterator[psycopg.Connection]:
+    """The session's TOI warehouse: the shipped TOI snapshot trained on and scored."""
+    with psycopg.connect(toi_warehouse, autocommit=True) as connection:
         yield connection
+
+
+@pytest.fixture(scope="module")
+def compared(pg_cluster: server.PostgresCluster, toi_warehouse: str) -> Iterator[str]:
+    """A copy of the session's warehouse with the mission comparison measured once (by the CLI,
+    as a user runs it)."""
+    with database_copy(pg_cluster, toi_warehouse, "compared") as url:
+        env = {**os.environ, "EXOHUNTER_DATABASE_URL": url}
+        result = exohunter("compare-missions", env=env, timeout=3600)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "| TESS | joint Kepler + TESS |" in result.stdout
+        yield url
 
 
 def figures(conn: psycopg.Connection, metric: str) -> dict[tuple[str, str], float]:
@@ -77,20 +56,21 @@ def figures(conn: psycopg.Connection, metric: str) -> dict[tuple[str, str], floa
     return {(task, estimator): value for task, estimator, value in rows}
 
 
-def test_the_toi_model_is_measured_grouped_by_tic_beside_the_mission_comparison(
+def test_the_toi_model_is_measured_grouped_by_tic_with_its_ablations(
     conn: psycopg.Connection,
 ) -> None:
     auc = figures(conn, "roc_auc")
-    tasks = {task for task, _ in auc}
-    assert tasks == {"p_planet", "ablation_follow_up_presence", *COMPARISONS}
+    assert {task for task, _ in auc} == {"p_planet", *ABLATIONS}
     # A real model, not a coin: CP+KP vs FP+FA separate well out of fold...
     assert auc["p_planet", "xgboost"] > 0.85
     assert auc["p_planet", "xgboost"] > auc["p_planet", "logistic_regression"]
-    # ...every comparison is measured on a real number of rows, and the figures are honest
+    # ...and not by reading what follow-up left missing: with the missing values filled, the
+    # model keeps most of its skill, and the missingness alone is far weaker.
+    filled = auc["ablation_follow_up_median_filled", "xgboost"]
+    assert filled > auc["p_planet", "xgboost"] - 0.03
+    assert auc["ablation_follow_up_missingness_only", "xgboost"] < filled - 0.1
     n = figures(conn, "n")
     assert n["p_planet", "xgboost"] == 684 + 583 + 1197 + 98  # CP + KP + FP + FA
-    assert n["kepler_on_tess", "xgboost"] == n["p_planet", "xgboost"]
-    assert n["tess_on_kepler", "xgboost"] == 2299 + 4841  # CONFIRMED + FALSE POSITIVE
     protocols = conn.execute(
         """select m.task, m.protocol, m.honest from ml.model_metrics as m
            join ml.model_registry as r using (model_version)
@@ -104,6 +84,31 @@ def test_the_toi_model_is_measured_grouped_by_tic_beside_the_mission_comparison(
         (registry.TOI_CLASSIFIER,),
     ).fetchone()
     assert registered == (list(features.TESS_HONEST_FEATURES), 2562)
+
+
+def test_the_mission_comparison_is_stored_under_the_toi_champion(compared: str) -> None:
+    with psycopg.connect(compared, autocommit=True) as conn:
+        auc = figures(conn, "roc_auc")
+        n = figures(conn, "n")
+        path = conn.execute(
+            "select model_card_path from ml.model_registry where is_champion and task = %s",
+            (registry.TOI_CLASSIFIER,),
+        ).fetchone()[0]
+    assert {task for task, _ in auc} >= COMPARISONS
+    assert n["kepler_on_tess", "xgboost"] == n["tess_on_tess", "xgboost"] == 2562
+    assert n["tess_on_kepler", "xgboost"] == 2299 + 4841  # CONFIRMED + FALSE POSITIVE
+    assert n["joint_on_kepler", "xgboost"] == n["kepler_on_kepler", "xgboost"]
+    # Each mission's own model beats the other mission's on it: the transfer is the hard case.
+    assert auc["tess_on_tess", "xgboost"] > auc["kepler_on_tess", "xgboost"]
+    assert auc["kepler_on_kepler", "xgboost"] > auc["tess_on_kepler", "xgboost"]
+    report = (settings.home() / path).parent / mission_comparison.REPORT
+    text = report.read_text()
+    assert "| Kepler | trained on TESS |" in text and "KOI batch " in text
+
+    env = {**os.environ, "EXOHUNTER_DATABASE_URL": compared}
+    again = exohunter("compare-missions", env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "nothing to do" in again.stdout
 
 
 def test_every_toi_is_scored_and_the_pcs_have_a_strict_order(conn: psycopg.Connection) -> None:
@@ -138,7 +143,7 @@ def test_training_and_scoring_again_change_nothing(conn: psycopg.Connection) -> 
     assert count == 7703 and scored_at > first
 
 
-def test_the_model_card_shows_the_protocol_the_ablation_and_the_mission_table(
+def test_the_model_card_shows_the_protocol_and_the_ablations(
     conn: psycopg.Connection,
 ) -> None:
     path = conn.execute(
@@ -148,17 +153,17 @@ def test_the_model_card_shows_the_protocol_the_ablation_and_the_mission_table(
     card = (settings.home() / path).read_text()
     for needle in (
         "grouped by TIC",
-        "ablation_follow_up_presence",
-        "## Kepler and TESS: one model or two?",
-        "| TESS | joint Kepler + TESS |",
-        "| Kepler | trained on TESS |",
+        *ABLATIONS,
+        "`exohunter compare-missions`",
         "`tfopwg_disp` (the label)",
     ):
         assert needle in card
 
 
-def test_the_cli_scores_one_mission_and_refuses_a_version_without_it(toi_scored: str) -> None:
-    env = {**os.environ, "EXOHUNTER_DATABASE_URL": toi_scored}
+def test_the_cli_scores_one_mission_and_refuses_a_version_without_it(
+    toi_warehouse: str,
+) -> None:
+    env = {**os.environ, "EXOHUNTER_DATABASE_URL": toi_warehouse}
     scored = exohunter("score", "--mission", "tess", env=env)
     assert scored.returncode == 0, scored.stdout + scored.stderr
     assert "tess: model " in scored.stdout and "7,703 predictions" in scored.stdout
