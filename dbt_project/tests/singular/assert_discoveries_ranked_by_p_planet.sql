@@ -1,16 +1,19 @@
--- fct_discoveries ranks every CANDIDATE KOI of fct_koi_predictions, 1..n without gaps, and a
--- better rank never has a lower P(planet). Returns the offending rows.
+-- fct_discoveries ranks, within each mission, every CANDIDATE KOI of fct_koi_predictions
+-- (Kepler) and every PC of fct_toi_predictions (TESS), 1..n without gaps, and a better rank
+-- never has a lower P(planet). Returns the offending rows.
 
 with
 
 discoveries as (
 
     select
+        mission,
         candidate_rank,
-        kepoi_name,
+        signal_name,
         p_planet,
-        row_number() over (order by candidate_rank) as expected_rank,
-        lag(p_planet) over (order by candidate_rank) as p_planet_of_previous_rank
+        row_number() over (partition by mission order by candidate_rank) as expected_rank,
+        lag(p_planet) over (partition by mission order by candidate_rank)
+            as p_planet_of_previous_rank
 
     from {{ ref('fct_discoveries') }}
 
@@ -18,15 +21,42 @@ discoveries as (
 
 candidates as (
 
-    select count(*) as n_candidates
+    select
+        'Kepler' as mission,
+        count(*) as n_candidates
+
     from {{ ref('fct_koi_predictions') }}
+
     where label_disposition = 'CANDIDATE'
+
+    union all
+
+    select
+        'TESS' as mission,
+        count(*) as n_candidates
+
+    from {{ ref('fct_toi_predictions') }}
+
+    where label_disposition = 'PC'
+
+),
+
+listed as (
+
+    select
+        mission,
+        count(*) as n_listed
+
+    from discoveries
+
+    group by mission
 
 )
 
 select
+    discoveries.mission,
     discoveries.candidate_rank,
-    discoveries.kepoi_name,
+    discoveries.signal_name,
     'rank gap or duplicate' as problem
 
 from discoveries
@@ -36,8 +66,9 @@ where discoveries.candidate_rank != discoveries.expected_rank
 union all
 
 select
+    discoveries.mission,
     discoveries.candidate_rank,
-    discoveries.kepoi_name,
+    discoveries.signal_name,
     'P(planet) above the previous rank' as problem
 
 from discoveries
@@ -47,10 +78,14 @@ where discoveries.p_planet > discoveries.p_planet_of_previous_rank
 union all
 
 select
+    candidates.mission,
     null as candidate_rank,
-    null as kepoi_name,
+    null as signal_name,
     'candidates missing from fct_discoveries' as problem
 
 from candidates
 
-where candidates.n_candidates != (select count(*) from discoveries)
+left join listed
+    on candidates.mission = listed.mission
+
+where candidates.n_candidates != coalesce(listed.n_listed, 0)
