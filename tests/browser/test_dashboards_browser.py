@@ -21,6 +21,8 @@ pytestmark = pytest.mark.browser
 VIEWPORT = {"width": 1600, "height": 2600}
 CHART_TIMEOUT_MS = 90_000
 KOI_NAME = re.compile(r"^K\d{5}\.\d{2}$")
+TOI_NAME = re.compile(r"^TOI-\d+\.\d{2}$")
+TOP_CANDIDATES = "Top candidates by P(planet)"
 
 
 def charts_in_bundle(slug: str) -> list[str]:
@@ -168,19 +170,69 @@ def test_uploads_table_ranks_the_light_curves_by_anomaly(
 def test_discoveries_table_ranks_real_kois_by_p_planet(
     session: BrowserContext, superset: service.ServerStatus, dashboard_warehouse: str
 ) -> None:
+    # Without a mission chosen, the table lists Kepler's ranking first (mission, then rank).
     page = open_dashboard(session, superset.url, "discoveries")
-    rows = table_rows(chart(page, "Top candidates by P(planet)"))
+    rows = table_rows(chart(page, TOP_CANDIDATES))
     assert len(rows) >= 10
-    names = [row["KOI"] for row in rows]
+    names = [row["signal"] for row in rows]
     probabilities = [float(row["P(planet)"]) for row in rows]
+    assert {row["mission"] for row in rows} == {"Kepler"}
     assert all(KOI_NAME.match(name) for name in names), names
     assert probabilities == sorted(probabilities, reverse=True)
     with psycopg.connect(dashboard_warehouse) as conn:
         expected = conn.execute(
-            "select kepoi_name from marts.fct_discoveries order by candidate_rank limit %s",
+            "select kepoi_name from marts.fct_discoveries where mission = 'Kepler'"
+            " order by candidate_rank limit %s",
             (len(names),),
         ).fetchall()
     assert names == [name for (name,) in expected]
+    page.close()
+
+
+def choose_in_filter(page: Page, name: str, option: str) -> None:
+    """Pick an option of a native select filter in the dashboard's filter bar and apply it."""
+    control = page.locator(".ant-form-item").filter(
+        has=page.locator('[data-test="filter-control-name"]', has_text=name)
+    )
+    control.locator(".ant-select-selector").click()
+    page.locator(".ant-select-item-option", has_text=re.compile(f"^{option}$")).click()
+    page.get_by_role("button", name="Apply filters").click()
+
+
+def test_the_mission_filter_shows_the_tess_candidates(
+    session: BrowserContext, superset: service.ServerStatus, dashboard_warehouse: str
+) -> None:
+    with psycopg.connect(dashboard_warehouse) as conn:
+        kois = conn.execute("select count(*) from marts.fct_koi_predictions").fetchone()[0]
+        n_pcs = conn.execute(
+            "select count(*) from marts.fct_discoveries where mission = 'TESS'"
+        ).fetchone()[0]
+    assert n_pcs > 0, "the dashboards' warehouse has no scored TOI"
+    page = open_dashboard(session, superset.url, "discoveries")
+    table = chart(page, TOP_CANDIDATES)
+    first_mission = table.locator("tbody tr").first.locator("td").first
+    expect(first_mission).to_have_text("Kepler")
+    candidates = chart(page, "Candidates").locator(".header-line")
+    expect(candidates).not_to_have_text(f"{n_pcs:,}")
+
+    choose_in_filter(page, "Mission", "TESS")
+    expect(first_mission).to_have_text("TESS", timeout=CHART_TIMEOUT_MS)
+    expect(candidates).to_have_text(f"{n_pcs:,}", timeout=CHART_TIMEOUT_MS)
+    rows = table_rows(table)
+    assert len(rows) >= 10
+    assert {row["mission"] for row in rows} == {"TESS"}
+    names = [row["signal"] for row in rows]
+    assert all(TOI_NAME.match(name) for name in names), names
+    assert [int(row["rank"]) for row in rows] == list(range(1, len(rows) + 1))
+    with psycopg.connect(dashboard_warehouse) as conn:
+        expected = conn.execute(
+            "select signal_name from marts.fct_discoveries where mission = 'TESS'"
+            " order by candidate_rank limit %s",
+            (len(names),),
+        ).fetchall()
+    assert names == [name for (name,) in expected]
+    # The KOI charts have no mission: the filter leaves them as they were.
+    expect(chart(page, "KOIs").locator(".header-line")).to_have_text(f"{kois:,}")
     page.close()
 
 
@@ -195,11 +247,6 @@ def test_a_filter_changes_what_is_shown(
     page = open_dashboard(session, superset.url, "discoveries")
     kois = chart(page, "KOIs").locator(".header-line")
     expect(kois).to_have_text(f"{total:,}")
-    size_filter = page.locator(".ant-form-item").filter(
-        has=page.locator('[data-test="filter-control-name"]', has_text="Planet size")
-    )
-    size_filter.locator(".ant-select-selector").click()
-    page.locator(".ant-select-item-option", has_text="earth_size").click()
-    page.get_by_role("button", name="Apply filters").click()
+    choose_in_filter(page, "Planet size", "earth_size")
     expect(kois).to_have_text(f"{earth_size:,}", timeout=CHART_TIMEOUT_MS)
     page.close()
