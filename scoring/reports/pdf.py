@@ -1,9 +1,10 @@
 """A discovery report as a two-page A4 PDF, drawn with matplotlib (PdfPages).
 
-Page 1: who the KOI is, the champion's P(planet), the narrative, the star and the signal with
-units, the anomaly and data-quality status, and the reasons behind the score. Page 2: where the
-signal sits among the known KOIs, its light curve and folded transit when the warehouse has one,
-how to read the probability, and where every number came from.
+Page 1: who the KOI (or TOI) is, the champion's P(planet), the narrative, the star and the
+signal with units, the anomaly and data-quality status, and the reasons behind the score. Page 2:
+where the signal sits among the known KOIs (TOIs), its light curve and folded transit when the
+warehouse has one, how to read the probability, and where every number came from. What a TOI
+lacks (stored explanations, anomaly scores, a light curve) is said where it would be drawn.
 
 Figures are built with the object-oriented API (``Figure``, never ``pyplot``): the API renders
 reports in worker threads, and pyplot's global state is not thread-safe. The PDF is rendered in
@@ -25,14 +26,15 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 from scoring.reports import text
-from scoring.reports.content import KoiReport, LightCurveView
+from scoring.reports.content import LightCurveView, Report
+from scoring.reports.missions import CANDIDATE, FALSE_POSITIVE, PLANET, Row
 
 A4 = (8.27, 11.69)  # inches, portrait
 LEFT = 0.07
 WRAP = 112  # characters per line of 8.5 pt body text across the page
-COLOURS = {"CONFIRMED": "#1f77b4", "CANDIDATE": "#ff7f0e", "FALSE POSITIVE": "#9a9a9a"}
+COLOURS = {PLANET: "#1f77b4", CANDIDATE: "#ff7f0e", FALSE_POSITIVE: "#9a9a9a"}
 HIGHLIGHT = "#d62728"
-STATUS_COLOURS = {"CANDIDATE": "#b35900", "CONFIRMED": "#1f5f99", "FALSE POSITIVE": "#555555"}
+STATUS_COLOURS = {CANDIDATE: "#b35900", PLANET: "#1f5f99", FALSE_POSITIVE: "#555555"}
 
 
 # -- page 1 -------------------------------------------------------------------------------------
@@ -55,39 +57,28 @@ def _table(fig: Figure, x: float, y: float, rows: list[tuple[str, str]]) -> floa
     return y - len(rows) * step
 
 
-def _star_rows(koi: dict) -> list[tuple[str, str]]:
-    n = text.number
+def _cells(row: dict, rows: tuple[Row, ...]) -> list[tuple[str, str]]:
+    return [(label, text.number(row[column], digits, unit)) for label, column, digits, unit in rows]
+
+
+def _star_rows(report: Report) -> list[tuple[str, str]]:
+    n, row, mission = text.number, report.row, report.mission
     return [
-        ("Kepler Input Catalog id", f"KIC {koi['kepid']}"),
-        ("effective temperature", n(koi["stellar_teff_k"], 4, "K")),
-        ("surface gravity log g", n(koi["stellar_logg_cgs"], 3, "dex (cgs)")),
-        ("radius", n(koi["stellar_radius_solar"], 3, "R☉")),
-        ("density (catalogue)", n(koi["stellar_density_catalogue_gcc"], 3, "g/cm³")),
-        ("Kepler magnitude", n(koi["kepler_magnitude"], 3, "mag")),
-        ("RA, Dec", f"{n(koi['ra_deg'], 6)}°, {n(koi['dec_deg'], 6)}°"),
-        ("KOIs on this star", n(koi["n_kois_on_star"])),
+        (f"{mission.catalogue_name} id", text.star_name(report)),
+        *_cells(row, mission.star_rows),
+        ("RA, Dec", f"{n(row['ra_deg'], 6)}°, {n(row['dec_deg'], 6)}°"),
+        (f"{mission.kind}s on this star", n(row["n_kois_on_star"])),
     ]
 
 
-def _signal_rows(koi: dict) -> list[tuple[str, str]]:
-    n = text.number
-    return [
-        ("orbital period", n(koi["orbital_period_days"], 6, "d")),
-        ("mid-transit epoch", n(koi["transit_epoch_bkjd"], 7, "BKJD")),
-        ("transit duration", n(koi["transit_duration_hours"], 3, "h")),
-        ("transit depth", n(koi["transit_depth_ppm"], 4, "ppm")),
-        ("transit S/N", n(koi["transit_model_snr"], 3)),
-        ("impact parameter", n(koi["impact_parameter"], 3)),
-        ("planet radius", n(koi["planet_radius_earth"], 3, "R⊕")),
-        ("equilibrium temperature", n(koi["equilibrium_temp_k"], 4, "K")),
-        ("insolation", n(koi["insolation_earth_flux"], 3, "S⊕")),
-    ]
+def _signal_rows(report: Report) -> list[tuple[str, str]]:
+    return _cells(report.row, report.mission.signal_rows)
 
 
-def _reasons_chart(ax: Axes, report: KoiReport) -> None:
+def _reasons_chart(ax: Axes, report: Report) -> None:
     reasons = report.reasons[::-1]  # largest at the top
     if not reasons:
-        ax.text(0.5, 0.5, "no stored explanation", ha="center", va="center")
+        ax.text(0.5, 0.5, text.no_explanation_text(report), ha="center", va="center", fontsize=8.5)
         ax.set_axis_off()
         return
     values = [r.contribution for r in reasons]
@@ -111,8 +102,8 @@ def _reasons_chart(ax: Axes, report: KoiReport) -> None:
     ax.set_title("Why the model scored it so: its largest contributions", fontsize=9, loc="left")
 
 
-def _page_one(report: KoiReport) -> Figure:
-    koi = report.koi
+def _page_one(report: Report) -> Figure:
+    koi, mission = report.row, report.mission
     fig = Figure(figsize=A4)
     fig.text(LEFT, 0.965, text.title(report), fontsize=15, weight="bold", va="top")
     fig.text(
@@ -121,7 +112,7 @@ def _page_one(report: KoiReport) -> Figure:
         text.status_line(report),
         fontsize=11,
         va="top",
-        color=STATUS_COLOURS[koi["label_disposition"]],
+        color=STATUS_COLOURS[mission.disposition(koi["label_disposition"]).group],
         weight="bold",
     )
     fig.text(
@@ -136,20 +127,23 @@ def _page_one(report: KoiReport) -> Figure:
     fig.text(
         0.42,
         0.902,
-        f"calibrated; champion classifier {koi['model_version']} ({koi['model_algorithm']})\n"
-        f"three classes: confirmed {koi['p_confirmed']:.2f} · candidate "
-        f"{koi['p_candidate']:.2f} · false positive {koi['p_false_positive']:.2f}",
+        text.model_line(report),
         fontsize=8,
         va="top",
         color="#444",
     )
     y = _paragraph(fig, 0.855, text.narrative(report), size=9, width=104)
     _heading(fig, y, "The star")
-    _heading(fig, y, "The signal (transit fit, KOI table)", x=0.53)
+    _heading(fig, y, f"The signal (transit fit, {mission.kind} table)", x=0.53)
+    signal_rows = _signal_rows(report)
     bottom = min(
-        _table(fig, LEFT, y - 0.025, _star_rows(koi)),
-        _table(fig, 0.53, y - 0.025, _signal_rows(koi)),
+        _table(fig, LEFT, y - 0.025, _star_rows(report)),
+        _table(fig, 0.53, y - 0.025, signal_rows),
     )
+    if mission.signal_note:
+        below = y - 0.025 - len(signal_rows) * 0.0175
+        fig.text(0.53, below, textwrap.fill(mission.signal_note, 60), fontsize=7, va="top")
+        bottom = min(bottom, below - 0.025)
     y = bottom - 0.012
     _heading(fig, y, "Anomaly status")
     y = _paragraph(fig, y - 0.02, text.anomaly_text(report))
@@ -169,20 +163,20 @@ def _page_one(report: KoiReport) -> Figure:
 
 
 # -- page 2 -------------------------------------------------------------------------------------
-def _population_chart(ax: Axes, report: KoiReport) -> None:
-    pop = report.population
-    for label in ("FALSE POSITIVE", "CONFIRMED", "CANDIDATE"):
-        chosen = pop["label"] == label
+def _population_chart(ax: Axes, report: Report) -> None:
+    pop, mission = report.population, report.mission
+    for group in (FALSE_POSITIVE, PLANET, CANDIDATE):
+        chosen = pop["label"] == group
         ax.scatter(
             pop["period"][chosen],
             pop["radius"][chosen],
             s=2,
-            color=COLOURS[label],
+            color=COLOURS[group],
             alpha=0.45,
             lw=0,
-            label=f"{label.lower()} ({chosen.sum():,})",
+            label=f"{mission.legend[group]} ({chosen.sum():,})",
         )
-    koi = report.koi
+    koi = report.row
     if koi["orbital_period_days"] and koi["planet_radius_earth"]:
         ax.scatter(
             [koi["orbital_period_days"]],
@@ -211,7 +205,9 @@ def _population_chart(ax: Axes, report: KoiReport) -> None:
     for handle in legend.legend_handles[:3]:  # the population's dots, readable in the legend
         handle.set_sizes([12])
     ax.set_title(
-        "Where it sits among the KOIs of its batch (a few beyond the axes)", fontsize=9, loc="left"
+        f"Where it sits among the {mission.kind}s of its batch (a few beyond the axes)",
+        fontsize=9,
+        loc="left",
     )
 
 
@@ -276,7 +272,7 @@ def _folded_chart(ax: Axes, lc: LightCurveView, koi: dict) -> None:
     ax.legend(fontsize=7, loc="lower left")
 
 
-def _metrics_line(report: KoiReport) -> str:
+def _metrics_line(report: Report) -> str:
     m = report.metrics
     if not m:
         return ""
@@ -288,41 +284,31 @@ def _metrics_line(report: KoiReport) -> str:
         else "",
     ]
     return (
-        "The champion's out-of-fold figures (CONFIRMED vs FALSE POSITIVE, grouped by star): "
+        f"The champion's out-of-fold figures ({report.mission.protocol}): "
         + ", ".join(p for p in parts if p)
         + "."
     )
 
 
-def _provenance(report: KoiReport, generated_at: datetime) -> str:
-    koi = report.koi
+def _provenance(report: Report, generated_at: datetime) -> str:
+    koi = report.row
     return (
         f"Generated {generated_at:%Y-%m-%d %H:%M} UTC from the ExoHunter warehouse: load batch "
         f"{koi['load_batch_id']} (archive snapshot {koi['snapshot_at']:%Y-%m-%d}), scored "
         f"{koi['scored_at']:%Y-%m-%d %H:%M} UTC by model {koi['model_version']}. Sources: "
-        "marts.fct_koi_predictions, fct_koi_explanations, fct_koi_features, fct_anomalies, "
-        "fct_data_quality, ml.model_curves, raw.lightcurves. Vetting outputs (koi_score, "
-        "koi_fpflag_*, koi_pdisposition) are never model inputs."
+        f"{report.mission.sources}. {report.mission.not_inputs}"
     )
 
 
-def _page_two(report: KoiReport, generated_at: datetime) -> Figure:
+def _page_two(report: Report, generated_at: datetime) -> Figure:
     fig = Figure(figsize=A4)
     _population_chart(fig.add_axes((0.1, 0.66, 0.82, 0.29)), report)
     lc = report.lightcurve
     if lc is None:
-        fig.text(
-            LEFT,
-            0.6,
-            f"No Kepler light curve of KIC {report.koi['kepid']} is in the warehouse. Load one "
-            "with `exohunter ingest lightcurve FILE` and make the report again.",
-            fontsize=8.5,
-            va="top",
-        )
-        y = 0.55
+        y = _paragraph(fig, 0.6, text.no_lightcurve_text(report)) - 0.02
     else:
-        _lightcurve_chart(fig.add_axes((0.1, 0.47, 0.82, 0.13)), lc, report.koi)
-        _folded_chart(fig.add_axes((0.1, 0.27, 0.5, 0.14)), lc, report.koi)
+        _lightcurve_chart(fig.add_axes((0.1, 0.47, 0.82, 0.13)), lc, report.row)
+        _folded_chart(fig.add_axes((0.1, 0.27, 0.5, 0.14)), lc, report.row)
         fig.text(
             0.64,
             0.41,
@@ -341,14 +327,14 @@ def _page_two(report: KoiReport, generated_at: datetime) -> Figure:
 
 
 # -- the document -------------------------------------------------------------------------------
-def render(report: KoiReport, generated_at: datetime | None = None) -> bytes:
+def render(report: Report, generated_at: datetime | None = None) -> bytes:
     """The report as PDF bytes."""
     generated_at = generated_at or datetime.now(UTC)
     buffer = io.BytesIO()
     metadata = {
         "Title": text.title(report),
         "Author": "ExoHunter",
-        "Subject": f"{report.name}: P(planet) {text.probability(float(report.koi['p_planet']))}",
+        "Subject": f"{report.name}: P(planet) {text.probability(float(report.row['p_planet']))}",
         "CreationDate": generated_at,
     }
     with PdfPages(buffer, metadata=metadata) as pdf:
@@ -357,15 +343,16 @@ def render(report: KoiReport, generated_at: datetime | None = None) -> bytes:
     return buffer.getvalue()
 
 
-def file_name(kepoi_name: str) -> str:
-    name = f"{kepoi_name}.pdf"
+def file_name(report_name: str) -> str:
+    """K00752.01.pdf, TOI-1234.01.pdf."""
+    name = f"{report_name}.pdf"
     if Path(name).name != name or name.startswith("."):
         raise ValueError(f"not a usable file name: {name!r}")
     return name
 
 
-def write(report: KoiReport, folder: Path) -> Path:
-    """Render, then write ``folder/<KOI>.pdf`` atomically (temporary file, then rename)."""
+def write(report: Report, folder: Path) -> Path:
+    """Render, then write ``folder/<KOI or TOI-n>.pdf`` atomically (temporary file, then rename)."""
     data = render(report)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / file_name(report.name)

@@ -1,13 +1,15 @@
 """The words of a discovery report: a narrative filled in from the stored numbers, and the
 caveats. A template, not prose generation: every sentence can be traced to a column, and the
-wording never lets a CANDIDATE read as a discovery."""
+wording never lets a CANDIDATE (or a TESS PC) read as a discovery. What differs between a KOI and
+a TOI is the report's :class:`~scoring.reports.missions.Mission`."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from scoring.reports.content import KoiReport, QualityRun
+from scoring.reports.content import QualityRun, Report
+from scoring.reports.missions import CANDIDATE, PLANET
 
 RADIUS_CLASSES = {
     "earth_size": "Earth-sized",
@@ -46,48 +48,74 @@ def probability(p: float) -> str:
     return f"{p:.3f}"
 
 
-def title(report: KoiReport) -> str:
-    koi = report.koi
-    kepler = f" ({koi['kepler_name']})" if koi.get("kepler_name") else ""
+def title(report: Report) -> str:
+    row = report.row
+    kepler = f" ({row['kepler_name']})" if row.get("kepler_name") else ""
     return f"ExoHunter discovery report: {report.name}{kepler}"
 
 
-def status_line(report: KoiReport) -> str:
-    label = report.koi["label_disposition"]
-    verdict = {
-        "CANDIDATE": "a CANDIDATE — not a confirmed planet",
-        "CONFIRMED": "CONFIRMED",
-        "FALSE POSITIVE": "FALSE POSITIVE",
-    }[label]
-    return f"Archive disposition: {verdict}"
+def status_line(report: Report) -> str:
+    source = _capital(report.mission.source.removeprefix("the "))
+    verdict = report.mission.disposition(report.row["label_disposition"]).status
+    return f"{source} disposition: {verdict}"
 
 
-def calibration_caveat(report: KoiReport) -> str:
+def _capital(words: str) -> str:
+    """The first letter upper case, the rest as written (TFOPWG stays TFOPWG)."""
+    return words[:1].upper() + words[1:]
+
+
+def star_name(report: Report) -> str:
+    """KIC 10874614, TIC 50365310."""
+    return f"{report.mission.star_catalogue} {report.row[report.mission.star_key]}"
+
+
+def model_line(report: Report) -> str:
+    """Beside P(planet): which model, and the other numbers it stored."""
+    row = report.row
+    line = f"calibrated; champion classifier {row['model_version']} ({row['model_algorithm']})\n"
+    if "p_confirmed" in row:
+        return line + (
+            f"three classes: confirmed {row['p_confirmed']:.2f} · candidate "
+            f"{row['p_candidate']:.2f} · false positive {row['p_false_positive']:.2f}"
+        )
+    return line + (
+        f"log-odds {row['planet_log_odds']:+.2f} · {report.mission.protocol} (no three classes)"
+    )
+
+
+def calibration_caveat(report: Report) -> str:
     """What P(planet) means, with the reliability of the bin this KOI falls in."""
+    mission = report.mission
     text = (
         "P(planet) is the champion classifier's probability that the signal is a planet rather "
-        "than a false positive, calibrated (Platt scaling) on the out-of-fold scores of the "
-        "archive's CONFIRMED and FALSE POSITIVE KOIs, with cross-validation grouped by star."
+        "than a false positive, calibrated (Platt scaling) on the out-of-fold scores of "
+        f"{mission.trained_on}."
     )
     c = report.calibration
     if c is not None and c.n:
         text += (
-            f" Of the {c.n:,} labelled KOIs it scored about {c.mean_predicted:.2f}, "
-            f"{c.observed_confirmed:.0%} were confirmed planets."
+            f" Of the {c.n:,} labelled {mission.kind}s it scored about {c.mean_predicted:.2f}, "
+            f"{c.observed_confirmed:.0%} were {mission.planets}."
         )
     return text + (
-        " CANDIDATEs were never in training: if they differ from the labelled KOIs (fainter "
-        "stars, smaller signals) the calibration may not hold for them. It is a ranking aid "
-        "built from the catalogue's transit fit, not a vetting."
+        f" {mission.unresolved} were never in training: if they differ from the labelled "
+        f"{mission.kind}s (fainter stars, smaller signals) the calibration may not hold for "
+        "them. It is a ranking aid built from the catalogue's transit fit, not a vetting."
     )
 
 
-def _planet_sentence(koi: dict[str, Any]) -> str:
+def _group(report: Report) -> str:
+    return report.mission.disposition(report.row["label_disposition"]).group
+
+
+def _planet_sentence(report: Report) -> str:
+    koi = report.row
     radius, period = koi.get("planet_radius_earth"), koi.get("orbital_period_days")
     if radius is None or period is None:
         return ""
     size = RADIUS_CLASSES.get(koi.get("radius_class") or "", "")
-    subject = "It is" if koi["label_disposition"] == "CONFIRMED" else "If it is a planet, it is"
+    subject = "It is" if _group(report) == PLANET else "If it is a planet, it is"
     sentence = (
         f"{subject} {number(radius)} Earth radii"
         f"{' (' + size + ')' if size else ''} on a {number(period, 4)}-day orbit"
@@ -99,21 +127,27 @@ def _planet_sentence(koi: dict[str, Any]) -> str:
     return sentence + "."
 
 
-def _score_sentence(report: KoiReport) -> str:
-    koi = report.koi
-    p = probability(float(koi["p_planet"]))
-    if koi["label_disposition"] == "CANDIDATE":
+def _score_sentence(report: Report) -> str:
+    row = report.row
+    p = probability(float(row["p_planet"]))
+    if row.get("candidate_rank") is not None:
         return (
-            f"ExoHunter's classifier gives it P(planet) = {p}, rank {koi['candidate_rank']:,} of "
-            f"{report.n_candidates:,} candidates."
+            f"ExoHunter's classifier gives it P(planet) = {p}, rank {row['candidate_rank']:,} of "
+            f"{report.n_candidates:,} {report.mission.ranked}."
+        )
+    if _group(report) == CANDIDATE:  # unresolved, but outside the ranking (a TESS APC)
+        return (
+            f"ExoHunter's classifier gives it P(planet) = {p}; only the "
+            f"{report.mission.ranked} are ranked."
         )
     return (
         f"ExoHunter's classifier, which sees only the transit fit and the star, gives it "
-        f"P(planet) = {p}; the archive's verdict came from vetting the model never reads."
+        f"P(planet) = {p}; {report.mission.source}'s verdict came from vetting the model never "
+        "reads."
     )
 
 
-def _reasons_sentence(report: KoiReport) -> str:
+def _reasons_sentence(report: Report) -> str:
     up = [r.label for r in report.reasons if r.contribution > 0][:2]
     down = [r.label for r in report.reasons if r.contribution < 0][:2]
     parts = []
@@ -124,8 +158,13 @@ def _reasons_sentence(report: KoiReport) -> str:
     return f"The score is {' and '.join(parts)}." if parts else ""
 
 
-def anomaly_text(report: KoiReport) -> str:
+def anomaly_text(report: Report) -> str:
     a = report.anomaly
+    if not report.mission.anomaly_scored:
+        return (
+            f"Not scored: the anomaly lenses are fitted on the Kepler KOI table only, and no "
+            f"anomaly score of a {report.mission.kind} is stored."
+        )
     if a is None:
         return "Not scored by the anomaly lenses (run `exohunter anomalies`)."
     rank = f"rank {a['anomaly_rank']:,} of {report.n_anomaly_scored:,}"
@@ -154,7 +193,7 @@ def quality_text(runs: list[QualityRun], batch: int) -> str:
     return text
 
 
-def _anomaly_sentence(report: KoiReport) -> str:
+def _anomaly_sentence(report: Report) -> str:
     a = report.anomaly
     if a is None:
         return ""
@@ -164,8 +203,10 @@ def _anomaly_sentence(report: KoiReport) -> str:
     return f"The anomaly lenses flag it as {a['anomaly_kind']}{why}: worth a closer look."
 
 
-def _lightcurve_sentence(report: KoiReport) -> str:
+def _lightcurve_sentence(report: Report) -> str:
     lc = report.lightcurve
+    if not report.mission.has_lightcurves:
+        return ""  # said on page 2, where the light curve would be: no_lightcurve_text
     if lc is None:
         return "No Kepler light curve of its star is in the warehouse."
     return (
@@ -174,7 +215,32 @@ def _lightcurve_sentence(report: KoiReport) -> str:
     ).replace(" ,", ",")
 
 
-def lightcurve_search_text(report: KoiReport) -> str:
+def no_lightcurve_text(report: Report) -> str:
+    """Page 2, where the light curve would be drawn."""
+    if not report.mission.has_lightcurves:
+        return (
+            f"No light curve is shown for a {report.mission.kind}: ExoHunter does not match "
+            f"{report.mission.survey} light curves to TOIs, and the TOI mart keeps no transit "
+            "epoch to fold one on. Upload the star's light curve to the light-curve page for "
+            "ExoHunter's own transit search."
+        )
+    return (
+        f"No Kepler light curve of {star_name(report)} is in the warehouse. Load one with "
+        "`exohunter ingest lightcurve FILE` and make the report again."
+    )
+
+
+def no_explanation_text(report: Report) -> str:
+    """Where the reasons chart would be, when there are no stored contributions."""
+    if not report.mission.explained:
+        return (
+            f"No per-feature explanation is stored for {report.mission.kind} scores:\n"
+            "the TOI classifier writes P(planet) and its log-odds only."
+        )
+    return "no stored explanation"
+
+
+def lightcurve_search_text(report: Report) -> str:
     """What ExoHunter's own transit search found in the light curve, if it was analysed."""
     lc = report.lightcurve
     if lc is None or lc.search is None:
@@ -191,39 +257,49 @@ def lightcurve_search_text(report: KoiReport) -> str:
     )
 
 
-def _closing(label: str, p_planet: float) -> str:
-    if label == "CANDIDATE":
+def _closing(report: Report) -> str:
+    group, p_planet = _group(report), float(report.row["p_planet"])
+    disposition = report.mission.disposition(report.row["label_disposition"])
+    source = report.mission.source
+    if group == CANDIDATE:
         return (
             "A candidate is not a discovery until it is confirmed: the signal could still be an "
             "eclipsing binary, a blend with a background star or an instrumental artefact. "
             "Radial velocities, high-resolution imaging or a statistical validation decide."
         )
-    if label == "CONFIRMED":
-        return "The archive lists it as a confirmed planet; this report shows how the model saw it."
+    if group == PLANET:
+        return (
+            f"{_capital(source)} lists it as {disposition.phrase}; this report "
+            "shows how the model saw it."
+        )
+    vetting = f"{_capital(source)}'s vetting rejected it"
     if p_planet >= 0.5:
         return (
-            "The archive's vetting rejected it; the high P(planet) means its transit fit looks "
-            "planet-like, not that the vetting was wrong."
+            f"{vetting}; the high P(planet) means its transit fit looks planet-like, not that "
+            "the vetting was wrong."
         )
-    return "The archive's vetting rejected it, and the model agrees."
+    return f"{vetting}, and the model agrees."
 
 
-def narrative(report: KoiReport) -> str:
-    koi = report.koi
+def narrative(report: Report) -> str:
+    star = star_name(report)
+    phrase = report.mission.disposition(report.row["label_disposition"]).phrase
     opening = {
-        "CANDIDATE": f"{report.name} is a transit-like signal on the star KIC {koi['kepid']} that "
-        "has been neither confirmed nor ruled out.",
-        "CONFIRMED": f"{report.name} is a confirmed planet of the star KIC {koi['kepid']}.",
-        "FALSE POSITIVE": f"{report.name} is a signal on the star KIC {koi['kepid']} that the "
-        "archive classified as a false positive.",
-    }[koi["label_disposition"]]
+        CANDIDATE: f"{report.name} is a transit-like signal on the star {star} that has been "
+        "neither confirmed nor ruled out.",
+        PLANET: f"{report.name} is {phrase} of the star {star}.",
+    }.get(
+        _group(report),
+        f"{report.name} is a signal on the star {star} that {report.mission.source} classified "
+        f"as {phrase}.",
+    )
     sentences = [
         opening,
         _score_sentence(report),
         _reasons_sentence(report),
-        _planet_sentence(koi),
+        _planet_sentence(report),
         _anomaly_sentence(report),
         _lightcurve_sentence(report),
-        _closing(koi["label_disposition"], float(koi["p_planet"])),
+        _closing(report),
     ]
     return " ".join(s for s in sentences if s)
