@@ -9,6 +9,7 @@ a 503 with the reason, never a traceback; a bad request is a 422 that names the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import numpy as np
@@ -244,6 +245,11 @@ UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 #: A KOI as the archive names it: a malformed name (a NUL byte, a path) is a 422 naming the
 #: pattern, before it reaches the warehouse; an unknown well-formed one is a 404.
 KoiName = Annotated[str, Path(pattern=r"^K\d{5}\.\d{2}$", examples=["K00752.01"])]
+#: A TOI as the archive writes it (1234.01) or with its prefix (TOI-1234.01); the same rules.
+ToiName = Annotated[
+    str,
+    Path(pattern=r"^(?:[Tt][Oo][Ii]-)?\d{1,6}\.\d{2}$", examples=["1234.01", "TOI-1234.01"]),
+]
 
 
 @router.get(
@@ -304,13 +310,48 @@ def koi_report(
     request: Request,
     kepoi_name: KoiName,
 ) -> Response:
+    return _report_pdf(request, content.load, kepoi_name)  # content.UnknownKoi: a 404
+
+
+def _report_pdf(
+    request: Request, load: Callable[[psycopg.Connection, str], content.Report], name: str
+) -> Response:
+    """The discovery report of ``name`` as read by ``load``, inline as a PDF."""
     with state.warehouse(request).connect() as conn:
-        report = content.load(conn, kepoi_name)  # content.UnknownKoi: a 404
+        report = load(conn, name)
     document = pdf.render(report)  # after the connection is released: drawing takes a second
     disposition = f'inline; filename="{pdf.file_name(report.name)}"'
     return Response(
         document, media_type="application/pdf", headers={"Content-Disposition": disposition}
     )
+
+
+@router.get(
+    "/tois/{toi}",
+    summary="The TOI champion's P(planet), rank, star and signal of one TESS TOI",
+    response_model=schemas.ToiDetail,
+    responses={404: {"description": "Unknown TOI"}, **UNAVAILABLE},
+)
+def toi(request: Request, toi: ToiName) -> schemas.ToiDetail:
+    with state.warehouse(request).connect() as conn:
+        row = content.toi_row(conn, toi)  # content.UnknownToi: a 404; no TOI model: a 503
+    return schemas.ToiDetail.model_validate(
+        {**row, "name": f"TOI-{row['toi']}", "star": row, "signal": row}
+    )
+
+
+@router.get(
+    "/tois/{toi}/report.pdf",
+    summary="The discovery report of one TESS TOI as a PDF",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/pdf": {}}, "description": "A two-page A4 report"},
+        404: {"description": "Unknown TOI"},
+        **UNAVAILABLE,
+    },
+)
+def toi_report(request: Request, toi: ToiName) -> Response:
+    return _report_pdf(request, content.load_toi, toi)
 
 
 @router.get(

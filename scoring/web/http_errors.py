@@ -2,8 +2,8 @@
 
 Every error a user can cause derives from :class:`~scoring.errors.ExoHunterError`, and one handler
 answers it with ``{"detail": "<one line>"}`` and the status of :func:`status_of`: a 4xx for the
-user's own input (an unknown KOI, a file that is not a light curve, a refused upload), 503 for
-every other refusal (the warehouse is down or holds nothing to serve yet; the line says what to
+user's own input (an unknown KOI or TOI, a file that is not a light curve, a refused upload), 503
+for every other refusal (the warehouse is down or holds nothing to serve yet; the line says what to
 run). A database failure that psycopg raises mid-request is a 503 as well, and a request that
 fails validation a 422 naming the field, and a body over its route's limit (``max_body_size``,
 counted by Starlette while it streams in) a 413 "Content Too Large". Anything else is a bug: a
@@ -24,12 +24,12 @@ from fastapi.responses import JSONResponse
 from scoring.errors import ExoHunterError
 from scoring.lightcurves.readers import LightCurveError
 from scoring.lightcurves.search import SearchError
-from scoring.reports.content import UnknownKoi
+from scoring.reports.content import UnknownName
 
 UNAVAILABLE = 503
 # The refusals caused by the user's own input; every other ExoHunterError is UNAVAILABLE.
 USER_ERRORS: dict[type[ExoHunterError], int] = {
-    UnknownKoi: 404,
+    UnknownName: 404,  # an unknown KOI or TOI
     LightCurveError: 422,
     SearchError: 422,
 }

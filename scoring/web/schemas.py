@@ -175,6 +175,48 @@ class KoiDetail(BaseModel):
     features: dict[str, Any] | None = Field(description="The marts.fct_koi_features row")
 
 
+class TessStar(BaseModel):
+    """The TOI's host star, as the TOI table gives the TIC's parameters."""
+
+    tic_id: int = Field(description="TESS Input Catalog id")
+    stellar_teff_k: float | None = Field(description="Effective temperature [K]")
+    stellar_radius_solar: float | None = Field(description="Stellar radius [solar radii]")
+    stellar_logg_cgs: float | None = Field(description="Surface gravity log g [cgs dex]")
+    tess_magnitude: float | None = Field(description="TESS magnitude [mag]")
+    stellar_distance_pc: float | None = Field(description="Distance [pc]")
+    ra_deg: float | None = Field(description="Right ascension [deg]")
+    dec_deg: float | None = Field(description="Declination [deg]")
+
+
+class TessSignal(BaseModel):
+    """The TOI's transit fit and planet, as the TOI table gives them."""
+
+    orbital_period_days: float | None = Field(description="Orbital period [days]")
+    transit_duration_hours: float | None = Field(description="Transit duration [hours]")
+    transit_depth_ppm: float | None = Field(description="Transit depth [ppm]")
+    planet_radius_earth: float | None = Field(description="Planet radius [Earth radii]")
+    insolation_earth_flux: float | None = Field(description="Insolation [Earth flux]")
+    equilibrium_temp_k: float | None = Field(description="Equilibrium temperature [K]")
+
+
+class ToiDetail(BaseModel):
+    toi: str = Field(description="The TOI as the archive writes it", examples=["1234.01"])
+    name: str = Field(description="TOI-<toi>", examples=["TOI-1234.01"])
+    disposition: str | None = Field(
+        validation_alias="label_disposition",
+        description="TFOPWG disposition: CP, KP, PC, APC, FP or FA (the label, never a feature)",
+    )
+    p_planet: float = Field(description="Calibrated P(planet): CP+KP vs FP+FA, grouped by TIC")
+    planet_log_odds: float = Field(description="Calibrated log-odds of p_planet: the ranking")
+    candidate_rank: int | None = Field(description="Rank among the batch's PCs, 1 = best")
+    model_version: str = Field(description="The TOI champion that scored it")
+    load_batch_id: int = Field(description="The TOI load batch it was scored on")
+    snapshot_at: datetime = Field(description="The archive snapshot of that batch")
+    scored_at: datetime
+    star: TessStar
+    signal: TessSignal
+
+
 class Discovery(Probabilities):
     candidate_rank: int
     kepoi_name: str

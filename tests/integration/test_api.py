@@ -39,6 +39,8 @@ ENDPOINTS = {
     "/models",
     "/kois/{kepoi_name}",
     "/kois/{kepoi_name}/report.pdf",
+    "/tois/{toi}",
+    "/tois/{toi}/report.pdf",
     "/discoveries",
     "/score",
     "/api/lightcurves",

@@ -13,7 +13,7 @@ from scoring.errors import ExoHunterError
 from scoring.lightcurves.readers import LightCurveError
 from scoring.lightcurves.search import SearchError
 from scoring.ml.registry import RegistryError
-from scoring.reports.content import ReportError, UnknownKoi
+from scoring.reports.content import NotScored, ReportError, UnknownKoi, UnknownToi
 from scoring.warehouse.server import WarehouseError
 from scoring.web import api, app, http_errors, uploads
 
@@ -36,6 +36,8 @@ def client() -> Iterator[TestClient]:
     ("error", "status"),
     [
         (UnknownKoi("unknown KOI 'K1'"), 404),
+        (UnknownToi("unknown TOI '1.01'"), 404),
+        (NotScored("no TOI model has scored yet"), 503),
         (LightCurveError("not FITS"), 422),
         (SearchError("too few points"), 422),
         (uploads.UploadRefused(413, "larger than 50 MB"), 413),
