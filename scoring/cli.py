@@ -734,30 +734,42 @@ def models() -> None:
 @app.command()
 def report(
     kois: Annotated[
-        list[str] | None, typer.Argument(help="KOI names, e.g. K00752.01.", show_default=False)
+        list[str] | None,
+        typer.Argument(
+            help="KOI names, e.g. K00752.01 (with --mission tess: TOIs, 1234.01 or TOI-1234.01).",
+            show_default=False,
+        ),
     ] = None,
-    top: int = typer.Option(0, min=0, max=500, help="Also the N best-ranked CANDIDATE KOIs."),
+    top: int = typer.Option(
+        0, min=0, max=500, help="Also the N best-ranked CANDIDATE KOIs (PC TOIs for tess)."
+    ),
+    mission: Annotated[Mission, typer.Option(help="Kepler KOIs or TESS TOIs.")] = Mission.kepler,
     out: Annotated[
         Path | None, typer.Option(help="Folder for the PDFs (default: $EXOHUNTER_HOME/reports).")
     ] = None,
 ) -> None:
-    """Write a PDF discovery report per KOI: P(planet) and its reasons, the star and the signal,
-    the known population, anomaly and data-quality status, the light curve when there is one."""
+    """Write a PDF discovery report per KOI (or TOI): P(planet) and its reasons, the star and the
+    signal, the known population, anomaly and data-quality status, the light curve when there is
+    one."""
     from scoring.reports import content, pdf
     from scoring.warehouse import server
 
+    reader = content.READERS[mission.value]
     if not kois and not top:
-        raise _fail("name at least one KOI, or use --top N")
+        raise _fail(f"name at least one {reader.mission.kind}, or use --top N")
     folder = (out or settings.home() / "reports").resolve()
     try:
         with server.connect(server.prepare()) as conn:
             # Every name is checked before the first PDF is written: a typo makes nothing.
-            names = content.resolve(conn, list(kois or []))
-            names += [n for n in content.top_candidates(conn, top) if n not in names]
+            names = reader.resolve(conn, list(kois or []))
+            names += [n for n in reader.top(conn, top) if n not in names]
             if not names:
-                raise _fail("no CANDIDATE KOI is ranked yet: run `exohunter run` first")
+                raise _fail(
+                    f"no {reader.mission.kind} is ranked yet (the {reader.mission.ranked}): run "
+                    "`exohunter run` first"
+                )
             for name in names:
-                path = pdf.write(content.load(conn, name), folder)
+                path = pdf.write(reader.load(conn, name), folder)
                 console.print(f"[bold green]wrote[/] {path}")
     except OSError as exc:  # an unwritable --out: the reports written before it stay whole
         raise _fail(f"cannot write the report into {folder}: {exc.strerror or exc}") from exc
