@@ -4,7 +4,8 @@ warehouse up → (the pipeline lock) → ingest the shipped KOI snapshot → raw
 batch waiting for them → ingest the shipped TOI snapshot → its raw checks →
 dbt build → feature checks (the KOI mart's, and the TOI mart's once a TOI batch is loaded) →
 train (the KOI classifier if its champion was not trained on this batch; the TOI classifier
-once per TOI batch) → score (KOIs, then TOIs) → prediction checks → anomalies
+once per TOI batch) → score (KOIs, then TOIs) → prediction checks (the KOIs', then the
+TOIs' when TOIs were scored) → anomalies
 (ensemble + Bayesian outlier model, refitted only for a new batch or configuration) → anomaly
 checks → light curves (the shipped files loaded, the light-curve classifier trained once per
 batch, every upload not yet analysed searched and scored) → dbt build of the marts over the
@@ -223,6 +224,19 @@ def _run_stages(report: RunReport, console: Console, koi_file: Path, toi_file: P
             batch_id=scored.load_batch_id,
         ),
     )
+    if (toi_scored := report.toi_scoring) is not None:
+        _gate(
+            report,
+            "prediction checks (TOI)",
+            console,
+            lambda say: gates.gate(
+                url,
+                "predictions",
+                say,
+                model_version=toi_scored.model_version,
+                batch_id=toi_scored.load_batch_id,
+            ),
+        )
     with _stage(report, "anomalies", console), server.connect(url, autocommit=True) as conn:
         found = detect.detect(conn, console.print)
         report.anomalies = found

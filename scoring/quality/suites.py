@@ -913,6 +913,165 @@ def _drift_expectations() -> tuple[gxe.Expectation, ...]:
     )
 
 
+# -- predictions: the TOI classifier's scores of one TOI batch ---------------------------------
+#: |p_planet - logistic(planet_log_odds)|: both come from the same calibrated log-odds, so they
+#: agree to float rounding (the shipped snapshot: at most 2.2e-16); a column written from another
+#: model, or shifted by a row, does not.
+LOG_ODDS_TOLERANCE = 1e-9
+#: Calibrated log-odds beyond ±50 (P(planet) within 2e-22 of 0 or 1) are no model's output (the
+#: shipped snapshot: -7.9 to 6.8).
+LOG_ODDS_BOUND = 50
+#: The champion must still tell apart the TOIs whose fate is known (it was trained on them, out
+#: of fold its ROC AUC is 0.95): on the 2025-10-04 snapshot the CP and KP average P(planet) 0.87
+#: and the FP and FA 0.12. A model with its classes swapped (0.13 and 0.88), or scores written to
+#: the wrong TOIs (both near the overall mean), fails.
+KNOWN_PLANET_MEAN_MIN = 0.6
+FALSE_POSITIVE_MEAN_MAX = 0.4
+#: The share of PCs the champion calls planets (P(planet) >= 0.5; 2025-10-04: 0.48): outside
+#: this band is worth a look, not a stop (a new snapshot's PCs may well differ).
+PC_PLANET_SHARE_RANGE = (0.2, 0.8)
+
+
+def _named_rows(column: str, key: str, why: str) -> gxe.Expectation:
+    """A view column that is NULL unless the row is wrong, and then names the TOI: the sample
+    values say which TOIs failed."""
+    return _expect(gxe.ExpectColumnValuesToBeNull, key, CRITICAL, why, column=column)
+
+
+def _toi_prediction_expectations() -> tuple[gxe.Expectation, ...]:
+    keys = (
+        _expect(
+            gxe.ExpectColumnValuesToBeUnique,
+            "one_prediction_per_toi",
+            CRITICAL,
+            "One prediction per TOI for the model version and batch.",
+            column="toi",
+        ),
+        _expect(
+            gxe.ExpectTableRowCountToEqual,
+            "every_toi_scored",
+            CRITICAL,
+            "As many predictions as the TOI mart has TOIs of the batch (the shipped snapshot: "
+            "7,703): no TOI left unscored.",
+            value=parameter("batch_rows"),
+        ),
+        _named_rows(
+            "toi_not_in_batch",
+            "scored_tois_in_batch",
+            "Every TOI scored is a TOI of the batch: none invented, none from another snapshot.",
+        ),
+        _named_rows(
+            "tic_id_mismatch",
+            "tic_id_of_the_toi",
+            "Each prediction carries its TOI's TIC id as the batch has it: scores shifted by "
+            "a row, or filed under another star, fail.",
+        ),
+        _expect(
+            gxe.ExpectColumnValuesToBeInSet,
+            "model_is_the_toi_classifier",
+            CRITICAL,
+            "The scores are the TOI classifier's (task toi_classifier in ml.model_registry).",
+            column="model_task",
+            value_set=["toi_classifier"],
+        ),
+        _expect(
+            gxe.ExpectColumnValuesToBeInSet,
+            "model_is_the_champion",
+            CRITICAL,
+            "The model version is the TOI champion: the marts show the champion's scores only.",
+            column="model_is_champion",
+            value_set=[1],
+        ),
+    )
+    scores = (
+        _between("p_planet", "p_planet_probability", "p_planet in [0, 1].", min_value=0,
+                 max_value=1),
+        _between(
+            "planet_log_odds",
+            "planet_log_odds_finite",
+            f"Calibrated log-odds finite and within ±{LOG_ODDS_BOUND} (NaN and ±Infinity fail "
+            "any bound; beyond it P(planet) is 0 or 1 to 2e-22, which no calibrated model says).",
+            min_value=-LOG_ODDS_BOUND,
+            max_value=LOG_ODDS_BOUND,
+        ),
+        _between(
+            "p_planet_log_odds_gap",
+            "planet_log_odds_matches_p_planet",
+            "p_planet = 1 / (1 + exp(-planet_log_odds)) within "
+            f"{LOG_ODDS_TOLERANCE:g}: the ranking score and the probability are one model's.",
+            max_value=LOG_ODDS_TOLERANCE,
+        ),
+    )  # fmt: skip
+    ranking = (
+        _named_rows(
+            "rank_disposition_conflict",
+            "candidate_rank_exactly_for_pcs",
+            "A candidate rank for every PC and for no other TOI (the TFOPWG disposition of the "
+            "scored batch).",
+        ),
+        _expect(
+            gxe.ExpectColumnValuesToBeUnique,
+            "candidate_rank_unique",
+            CRITICAL,
+            "One PC per rank: a strict order.",
+            column="candidate_rank",
+        ),
+        _between(
+            "candidate_rank",
+            "candidate_rank_within_pcs",
+            "Ranks 1 to the number of PCs of the batch (with one per PC, unique: exactly 1..n).",
+            min_value=1,
+            max_value=parameter("pc_count"),
+        ),
+        _named_rows(
+            "rank_against_log_odds",
+            "candidate_rank_follows_log_odds",
+            "In rank order the PCs' log-odds never rise: rank 1 is the PC most likely a planet.",
+        ),
+        _expect(
+            gxe.ExpectColumnValuesToBeUnique,
+            "pc_log_odds_distinct",
+            WARNING,
+            "No two PCs share a log-odds (a tie is ranked as it comes: the order between them "
+            "means nothing).",
+            column="pc_planet_log_odds",
+        ),
+    )
+    plausible = (
+        _expect(
+            gxe.ExpectColumnMeanToBeBetween,
+            "known_planets_scored_high",
+            CRITICAL,
+            f"Mean P(planet) of the confirmed and known planets (CP, KP) at least "
+            f"{KNOWN_PLANET_MEAN_MIN} (the shipped snapshot: 0.87): a model with its classes "
+            "swapped, or scores written to the wrong TOIs, fails.",
+            column="known_planet_p_planet",
+            min_value=KNOWN_PLANET_MEAN_MIN,
+        ),
+        _expect(
+            gxe.ExpectColumnMeanToBeBetween,
+            "false_positives_scored_low",
+            CRITICAL,
+            f"Mean P(planet) of the false positives and false alarms (FP, FA) at most "
+            f"{FALSE_POSITIVE_MEAN_MAX} (the shipped snapshot: 0.12).",
+            column="false_positive_p_planet",
+            max_value=FALSE_POSITIVE_MEAN_MAX,
+        ),
+        _expect(
+            gxe.ExpectColumnMeanToBeBetween,
+            "pc_planet_share_plausible",
+            WARNING,
+            f"Share of PCs with P(planet) >= 0.5 between {PC_PLANET_SHARE_RANGE[0]} and "
+            f"{PC_PLANET_SHARE_RANGE[1]} (the shipped snapshot: 0.48): a model that calls "
+            "nearly every PC a planet, or nearly none, is worth a look.",
+            column="pc_predicted_planet",
+            min_value=PC_PLANET_SHARE_RANGE[0],
+            max_value=PC_PLANET_SHARE_RANGE[1],
+        ),
+    )
+    return keys + scores + ranking + plausible
+
+
 # -- anomalies: one anomaly model version's scores of one load batch ---------------------------
 ANOMALY_SCORES = (
     "score_iforest",
@@ -1022,6 +1181,14 @@ SUITES: tuple[Suite, ...] = (
         "koi_prediction_records",
         ("model_version", "load_batch_id"),
         _drift_expectations(),
+    ),
+    Suite(
+        "toi_predictions",
+        "predictions",
+        "dq",
+        "toi_prediction_records",
+        ("model_version", "load_batch_id"),
+        _toi_prediction_expectations(),
     ),
     Suite(
         "koi_anomalies",

@@ -223,21 +223,106 @@ def prediction_targets(
     return targets, []
 
 
-def _scored_batch(conn: psycopg.Connection, model_version: str) -> int:
+def _scored_batch(
+    conn: psycopg.Connection,
+    model_version: str,
+    predictions: str = "ml.koi_predictions",
+    mart: str = "marts.fct_koi_features",
+) -> int:
+    """The batch of the feature mart the model scored, else the latest it scored."""
     row = conn.execute(
-        """select p.load_batch_id
-             from ml.koi_predictions as p
-             left join (select max(load_batch_id) as load_batch_id
-                          from marts.fct_koi_features) as f using (load_batch_id)
-            where p.model_version = %s
-            group by p.load_batch_id, f.load_batch_id
-            order by f.load_batch_id is not null desc, p.load_batch_id desc
-            limit 1""",
+        f"""select p.load_batch_id
+              from {predictions} as p
+              left join (select max(load_batch_id) as load_batch_id
+                           from {mart}) as f using (load_batch_id)
+             where p.model_version = %s
+             group by p.load_batch_id, f.load_batch_id
+             order by f.load_batch_id is not null desc, p.load_batch_id desc
+             limit 1""",
         (model_version,),
     ).fetchone()
     if row is None:
         raise QualityError(f"model {model_version} has scored nothing yet: run `exohunter score`")
     return row[0]
+
+
+def toi_prediction_target(
+    conn: psycopg.Connection, model_version: str | None = None, batch_id: int | None = None
+) -> Target:
+    """The TOI predictions suite on a TOI model's scores of a TOI batch (default: the TOI
+    champion's scores of the batch the TOI mart holds, else its latest), counted against the
+    TOIs of the mart (the batch's, when the mart holds another one) and the batch's PCs."""
+    model_version = model_version or registry.champion(conn, registry.TOI_CLASSIFIER)
+    if model_version is None:
+        raise QualityError("no TOI model yet: run `exohunter train --mission tess` first")
+    batch_id = batch_id or _scored_batch(
+        conn, model_version, "ml.toi_predictions", "marts.fct_toi_features"
+    )
+    scored, pcs = conn.execute(
+        """select (select count(*) from ml.toi_predictions
+                    where model_version = %(model)s and load_batch_id = %(batch)s),
+                  (select count(*) from raw.toi
+                    where load_batch_id = %(batch)s and tfopwg_disp = 'PC')""",
+        {"model": model_version, "batch": batch_id},
+    ).fetchone()
+    if not scored:
+        raise QualityError(
+            f"model {model_version} has no TOI predictions for load batch {batch_id}"
+        )
+    in_mart = conn.execute(
+        "select count(*) from marts.fct_toi_features where load_batch_id = %s", (batch_id,)
+    ).fetchone()[0]
+    return Target(
+        "toi_predictions",
+        "predictions",
+        {"model_version": model_version, "load_batch_id": batch_id},
+        {"batch_rows": in_mart or _batch_rows(conn, batch_id), "pc_count": pcs},
+        batch_id,
+        model_version,
+    )
+
+
+def _is_toi_request(
+    conn: psycopg.Connection, model_version: str | None, batch_id: int | None
+) -> bool:
+    """Whether the model asked for is a TOI model (or, without a model, the batch a TOI batch)."""
+    if model_version is not None:
+        row = conn.execute(
+            "select task from ml.model_registry where model_version = %s", (model_version,)
+        ).fetchone()
+        return row is not None and row[0] == registry.TOI_CLASSIFIER
+    if batch_id is not None:
+        row = conn.execute(
+            "select source_table from raw.load_batches where load_batch_id = %s", (batch_id,)
+        ).fetchone()
+        return row is not None and row[0] == "toi"
+    return False
+
+
+def all_prediction_targets(
+    conn: psycopg.Connection, model_version: str | None = None, batch_id: int | None = None
+) -> tuple[list[Target], list[str]]:
+    """The prediction stage: a TOI model's (or TOI batch's) scores get the TOI suite, a KOI
+    model's the KOI suites; by default each champion's that has scores (an error only when
+    neither has)."""
+    if _is_toi_request(conn, model_version, batch_id):
+        return [toi_prediction_target(conn, model_version, batch_id)], []
+    if model_version is not None or batch_id is not None:
+        return prediction_targets(conn, model_version, batch_id)
+    try:
+        found, skipped = prediction_targets(conn)
+    except QualityError as exc:
+        koi_error: QualityError | None = exc
+        found, skipped = [], [f"koi_predictions: {exc}"]
+    else:
+        koi_error = None
+    try:
+        found.append(toi_prediction_target(conn))
+    except QualityError as exc:
+        if koi_error is not None:
+            raise koi_error from None
+        skipped.append(f"toi_predictions: {exc}")
+    return found, skipped
 
 
 def _prediction_stats(
@@ -366,7 +451,7 @@ def targets_for(
             return [koi], ["toi_features: no TOI batch has passed its raw checks"]
         return [koi, toi], []
     if stage == "predictions":
-        return prediction_targets(conn, model_version, batch_id)
+        return all_prediction_targets(conn, model_version, batch_id)
     if stage == "anomalies":
         return [anomaly_target(conn, model_version, batch_id)], []
     raise QualityError(f"unknown stage {stage!r}: choose one of {', '.join(STAGES)}")

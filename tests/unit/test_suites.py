@@ -58,6 +58,16 @@ REQUIRED = {
         "one_prediction_per_koi",
     },
     "koi_prediction_drift": {"candidate_planet_share_plausible", "p_planet_distribution_stable"},
+    "toi_predictions": {
+        "one_prediction_per_toi",
+        "every_toi_scored",
+        "p_planet_probability",
+        "planet_log_odds_matches_p_planet",
+        "candidate_rank_exactly_for_pcs",
+        "candidate_rank_unique",
+        "candidate_rank_within_pcs",
+        "model_is_the_champion",
+    },
     "koi_anomalies": {"flagged_share_within_budget", "ensemble_score_finite"},
 }
 
@@ -92,6 +102,38 @@ def test_the_toi_feature_suite_tolerates_only_documented_missing_values() -> Non
         assert 0.0 <= suites.toi_feature_null_ceiling(feature) < 1.0
     checked = {e.column for e in suites.suite("toi_features").expectations if hasattr(e, "column")}
     assert set(features.TESS_HONEST_FEATURES) <= checked
+
+
+def test_the_toi_prediction_suite_gates_the_ranking_and_reads_only_its_view() -> None:
+    spec = suites.suite("toi_predictions")
+    assert (spec.stage, spec.relation) == ("predictions", "dq.toi_prediction_records")
+    assert spec.batch_columns == ("model_version", "load_batch_id")  # one model's one batch
+    severity = {suites.key_of(e): e.severity for e in spec.expectations}
+    # what the Discoveries ranking stands on is critical; ties and the PCs' share only warn
+    for key in REQUIRED["toi_predictions"] | {
+        "candidate_rank_follows_log_odds",
+        "scored_tois_in_batch",
+        "known_planets_scored_high",
+        "false_positives_scored_low",
+    }:
+        assert severity[key] == suites.CRITICAL, key
+    assert (
+        severity["pc_log_odds_distinct"]
+        == severity["pc_planet_share_plausible"]
+        == (suites.WARNING)
+    )
+    parameters = {
+        e.value["$PARAMETER"] if hasattr(e, "value") else e.max_value["$PARAMETER"]
+        for e in spec.expectations
+        if isinstance(getattr(e, "value", None) or getattr(e, "max_value", None), dict)
+    }
+    assert parameters == {"batch_rows", "pc_count"}  # both filled in by targets.py
+    view = (
+        settings.PROJECT_ROOT / "scoring/warehouse/migrations/0016_toi_prediction_records.sql"
+    ).read_text()
+    for column in {e.column for e in spec.expectations if hasattr(e, "column")}:
+        assert f" as {column}" in view or f"p.{column}," in view or f"r.{column}," in view
+    assert "(p.p_planet >= 0.5)" in view and training.THRESHOLD == 0.5
 
 
 def test_the_prediction_view_uses_the_training_threshold() -> None:
