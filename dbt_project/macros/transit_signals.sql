@@ -186,3 +186,94 @@ final as (
 
 )
 {%- endmacro %}
+
+
+{% macro ephemeris_matched_ctes(signals, key, star_key, epoch, magnitude) -%}
+    {#- CTEs candidates -> pairs -> matches -> final over `signals` (one row per `key`, hosted by
+        `star_key`, with its transit `epoch` and the host's `magnitude`): how significant the best
+        ephemeris match of this signal is with a signal on another, brighter star, and on another,
+        fainter one. A contamination false positive has the period and epoch of a brighter
+        star's signal (Coughlin et al. 2014). For a pair, the chance of a period this close is
+        |P1 - P2| / P1, and of an epoch this close (offset wrapped to the half period) is
+        2 |dT| / P1; their product times the number of other signals (Bonferroni: the best of
+        that many comparisons) is the chance that the match is a coincidence, and the
+        significance is -log10 of it, floored at 0 (nothing notable). Periods, epochs and
+        magnitudes only: no disposition is read. Set-based: the pairs come from an equality
+        join on period buckets of 0.1 % (and the neighbouring ones), not from every pair.
+        final holds key, ephemeris_match_brighter_significance,
+        ephemeris_match_fainter_significance (0 when no other star's signal is close). -#}
+candidates as (
+
+    select
+        {{ key }},
+        {{ star_key }},
+        orbital_period_days as period_days,
+        {{ epoch }} as epoch,
+        {{ magnitude }} as magnitude,
+        cast(floor(ln(orbital_period_days) / 0.001) as bigint) as period_bucket,
+        count(*) over () - 1 as n_comparisons
+
+    from {{ signals }}
+    where orbital_period_days > 0
+        and {{ epoch }} is not null
+
+),
+
+pairs as (
+
+    select
+        this.{{ key }},
+        other.magnitude < this.magnitude as other_is_brighter,
+        other.magnitude > this.magnitude as other_is_fainter,
+        this.n_comparisons
+        * greatest(abs(this.period_days - other.period_days) / this.period_days, 1e-12)
+        -- the epoch offset wrapped into [0, P/2], as a share of P/2
+        * greatest(
+            2.0 * abs(
+                (other.epoch - this.epoch + 0.5 * this.period_days)
+                - this.period_days
+                * floor((other.epoch - this.epoch + 0.5 * this.period_days) / this.period_days)
+                - 0.5 * this.period_days
+            ) / this.period_days,
+            1e-12
+        ) as chance_of_match
+
+    from candidates as this
+    cross join (values (-1), (0), (1)) as neighbour (bucket_offset)
+    inner join candidates as other
+        on other.period_bucket = this.period_bucket + neighbour.bucket_offset
+        and other.{{ star_key }} <> this.{{ star_key }}
+
+),
+
+matches as (
+
+    select
+        {{ key }},
+        max(-log(least(chance_of_match, 1.0))) filter (
+            where other_is_brighter
+        ) as brighter_significance,
+        max(-log(least(chance_of_match, 1.0))) filter (
+            where other_is_fainter
+        ) as fainter_significance
+
+    from pairs
+    group by {{ key }}
+
+),
+
+final as (
+
+    select
+        {{ signals }}.{{ key }},
+        {{ round_sig('coalesce(matches.brighter_significance, 0)') }}
+            as ephemeris_match_brighter_significance,
+        {{ round_sig('coalesce(matches.fainter_significance, 0)') }}
+            as ephemeris_match_fainter_significance
+
+    from {{ signals }}
+    left join matches
+        on {{ signals }}.{{ key }} = matches.{{ key }}
+
+)
+{%- endmacro %}

@@ -65,6 +65,9 @@ HONEST_FEATURES: tuple[str, ...] = (
     "period_rank_on_star",
     "nearest_period_ratio_on_star",
     "period_ratio_integer_offset",
+    # contamination: the period and epoch of a brighter star's signal (-log10 of the chance of
+    # so close a match among every other star's KOIs; periods, epochs and magnitudes only)
+    "ephemeris_match_brighter_significance",
     # how well the light-curve fit constrains the transit (poorly fitted shapes are often not
     # planets)
     "orbital_period_rel_unc",
@@ -185,6 +188,8 @@ TESS_HONEST_FEATURES: tuple[str, ...] = (
     "period_rank_on_star",
     "nearest_period_ratio_on_star",
     "period_ratio_integer_offset",
+    # contamination, as for the KOIs (a brighter TIC star's period and epoch)
+    "ephemeris_match_brighter_significance",
     # how well the discovery pipeline's fit constrains the transit (errors filled for >= 96 % of
     # every disposition)
     "orbital_period_rel_unc",

@@ -53,6 +53,12 @@ SIGNAL_FIELDS: dict[str, tuple[type, bool, dict[str, float], str]] = {
     "period_rank_on_star": (int, True, {"ge": 1}, "Rank by period on the star, 1 = shortest"),
     "nearest_period_ratio_on_star": (float, False, {"ge": 1}, "Closest period ratio (>= 1)"),
     "period_ratio_integer_offset": (float, False, {"ge": 0, "le": 0.5}, "Distance to harmonic"),
+    "ephemeris_match_brighter_significance": (
+        float,
+        False,
+        _NON_NEGATIVE,
+        "Ephemeris match with a brighter star's signal [-log10 chance; 0 = none]",
+    ),
     "orbital_period_rel_unc": (float, False, _NON_NEGATIVE, "Relative period uncertainty"),
     "transit_duration_rel_unc": (float, False, _NON_NEGATIVE, "Relative duration uncertainty"),
     "transit_depth_rel_unc": (float, False, _NON_NEGATIVE, "Relative depth uncertainty"),

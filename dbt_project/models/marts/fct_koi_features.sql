@@ -34,6 +34,12 @@ ranks as (
 
 ),
 
+ephemeris_matches as (
+
+    select * from {{ ref('int_kois_ephemeris_matched') }}
+
+),
+
 final as (
 
     select
@@ -126,6 +132,10 @@ final as (
         ranks.nearest_period_ratio_on_star,
         ranks.period_ratio_integer_offset,
 
+        ---------- ephemeris matches across stars (contamination)
+        ephemeris_matches.ephemeris_match_brighter_significance,
+        ephemeris_matches.ephemeris_match_fainter_significance,
+
         ---------- classes and flags
         classes.radius_class,
         classes.is_giant_radius,
@@ -146,6 +156,9 @@ final as (
 
     inner join ranks
         on kois.kepoi_name = ranks.kepoi_name
+
+    inner join ephemeris_matches
+        on kois.kepoi_name = ephemeris_matches.kepoi_name
 
 )
 

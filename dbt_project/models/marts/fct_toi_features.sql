@@ -30,6 +30,12 @@ ranks as (
 
 ),
 
+ephemeris_matches as (
+
+    select * from {{ ref('int_tois_ephemeris_matched') }}
+
+),
+
 final as (
 
     select
@@ -96,7 +102,11 @@ final as (
         ranks.n_kois_on_star,
         ranks.period_rank_on_star,
         ranks.nearest_period_ratio_on_star,
-        ranks.period_ratio_integer_offset
+        ranks.period_ratio_integer_offset,
+
+        ---------- ephemeris matches across stars (contamination)
+        ephemeris_matches.ephemeris_match_brighter_significance,
+        ephemeris_matches.ephemeris_match_fainter_significance
 
     from tois
 
@@ -108,6 +118,9 @@ final as (
 
     inner join ranks
         on tois.toi = ranks.toi
+
+    inner join ephemeris_matches
+        on tois.toi = ephemeris_matches.toi
 
 )
 
