@@ -45,6 +45,12 @@ def marts_state(url: str) -> dict[str, object]:
                     " where suite_name like '%features' group by 1"
                 ).fetchall()
             ),
+            "prediction suites": dict(
+                conn.execute(
+                    "select suite_name, bool_and(critical_success) from dq.validation_runs"
+                    " where stage = 'predictions' group by 1"
+                ).fetchall()
+            ),
             "critical failures": conn.execute(
                 "select count(*) from dq.validation_runs where not critical_success"
             ).fetchone()[0],
@@ -56,7 +62,13 @@ def check_pipeline(url: str) -> None:
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "ExoHunter pipeline summary" in first.stdout
     assert "batch 1: 9,564 rows loaded, 0 rejected" in first.stdout
-    gates = ("raw checks", "raw checks (TOI)", "feature checks", "prediction checks")
+    gates = (
+        "raw checks",
+        "raw checks (TOI)",
+        "feature checks",
+        "prediction checks",
+        "prediction checks (TOI)",
+    )
     for gate in (*gates, "anomaly checks"):
         assert gate in first.stdout  # the stage ran (its rule), and its time is in the summary
     state = marts_state(url)
@@ -67,6 +79,8 @@ def check_pipeline(url: str) -> None:
         "staging": 9564,
         "toi features": (7703, 7703),
         "feature suites": {"koi_features": True, "toi_features": True},
+        # no drift suite on a first run: there is no previous champion to compare with
+        "prediction suites": {"koi_predictions": True, "toi_predictions": True},
         "critical failures": 0,
     }
 

@@ -39,7 +39,7 @@ STATE_TABLES = {
     "marts.fct_koi_features": "kepoi_name",
     "marts.dim_star": "kepid",
     "marts.fct_koi_predictions": "kepoi_name",
-    "marts.fct_discoveries": "kepoi_name",
+    "marts.fct_discoveries": "mission, candidate_rank",
     "ml.model_registry": "model_version",
     "ml.koi_predictions": "model_version, load_batch_id, kepoi_name",
 }
