@@ -2,9 +2,10 @@
 -- P(planet) — the archive's CANDIDATE KOIs (Kepler) and the TFOPWG planet candidates, PC, among
 -- the TOIs (TESS). candidate_rank is the rank within the mission, 1 = most likely a planet
 -- (ranked on planet_log_odds: a strict order where p_planet shows 1.000 for many); the two
--- missions' scores come from two models and are not ranked against each other. Stored in
--- (mission, rank) order, Kepler first, so `select * from marts.fct_discoveries` reads like a list
--- and the KOI rows keep the order they had before the TOIs came in. Columns named for one
+-- missions' scores come from two models and are not ranked against each other. Written in
+-- (mission, rank) order, Kepler first, so the KOI rows come as they did before the TOIs came in
+-- (`order by mission, candidate_rank` guarantees it: PostgreSQL may place a row of a later
+-- page in an earlier page's free space). Columns named for one
 -- mission (kepoi_name, kepid, kepler_magnitude, the three-class view, top_reasons,
 -- transit_model_snr) are NULL for the other; signal_name, host_star_id, host_magnitude and
 -- n_signals_on_star are filled for both.
