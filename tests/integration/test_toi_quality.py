@@ -117,6 +117,11 @@ RANKING_SHOWN = (
 )
 
 
+# A false positive ranked after the last PC fails the rank order too when it scores above that
+# PC: a consequence, which the model of the day decides.
+MAY_ALSO_FAIL = {"rank_on_a_non_pc": {"candidate_rank_follows_log_odds"}}
+
+
 def failed_critical_keys(url: str, run_id: object) -> set[str]:
     with psycopg.connect(url) as conn:
         rows = conn.execute(
@@ -179,8 +184,9 @@ def test_corrupted_toi_predictions_fail_the_gate(case: str, toi_copy: str) -> No
     assert finding in message
     assert "the dashboards keep the previous predictions" in message
     (run,) = failure.value.runs
-    assert {o.key for o in run.critical_failures} == keys
-    assert failed_critical_keys(toi_copy, run.run_id) == keys
+    failed = {o.key for o in run.critical_failures}
+    assert keys <= failed <= keys | MAY_ALSO_FAIL.get(case, set())
+    assert failed_critical_keys(toi_copy, run.run_id) == failed
 
 
 def test_exohunter_run_stops_at_the_toi_prediction_checks(
@@ -205,10 +211,9 @@ def test_exohunter_run_stops_at_the_toi_prediction_checks(
         pipeline.run(Console(quiet=True))
     (run,) = failure.value.runs
     assert run.target.suite_name == "toi_predictions"
-    assert {o.key for o in run.critical_failures} == {
-        "candidate_rank_exactly_for_pcs",
-        "candidate_rank_within_pcs",
-    }
+    failed = {o.key for o in run.critical_failures}
+    ranked = {"candidate_rank_exactly_for_pcs", "candidate_rank_within_pcs"}
+    assert ranked <= failed <= ranked | MAY_ALSO_FAIL["rank_on_a_non_pc"]
     with psycopg.connect(toi_copy) as conn:
         assert conn.execute(
             "select critical_success from dq.validation_runs"
