@@ -270,7 +270,7 @@ def print_summary(report: RunReport, console: Console) -> None:
     console.print(
         "\nWhere to look:\n"
         '  psql "$(exohunter warehouse url --show-password)"   (schemas raw, staging, marts)\n'
-        "  select * from marts.fct_discoveries order by candidate_rank limit 10;\n"
+        "  select * from marts.fct_discoveries order by mission, candidate_rank limit 10;\n"
         f"  {context.data_docs_index()}   (Data Docs: what the data-quality checks found)\n"
         "  exohunter dbt docs generate && exohunter dbt docs serve   (lineage, column units)"
     )
