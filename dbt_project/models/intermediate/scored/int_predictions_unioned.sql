@@ -1,0 +1,80 @@
+-- Every P(planet) a classifier wrote, KOIs and TOIs in one shape: one row per (model version,
+-- scored load batch, signal), all versions and batches (a newer batch's scores sit beside the
+-- older ones), with the snapshot the model was trained on. The input of the track record.
+
+with
+
+models as (
+
+    select * from {{ ref('stg_ml__model_registry') }}
+
+),
+
+koi_predictions as (
+
+    select * from {{ ref('stg_ml__koi_predictions') }}
+
+),
+
+toi_predictions as (
+
+    select * from {{ ref('stg_ml__toi_predictions') }}
+
+),
+
+unioned as (
+
+    select
+        'Kepler' as mission,
+        model_version,
+        load_batch_id,
+        kepoi_name as signal_name,
+        p_planet,
+        planet_log_odds,
+        candidate_rank
+
+    from koi_predictions
+
+    union all
+
+    select
+        'TESS' as mission,
+        model_version,
+        load_batch_id,
+        'TOI-' || toi as signal_name,
+        p_planet,
+        planet_log_odds,
+        candidate_rank
+
+    from toi_predictions
+
+),
+
+final as (
+
+    select
+
+        ---------- keys
+        unioned.mission,
+        unioned.model_version,
+        unioned.load_batch_id,
+        unioned.signal_name,
+
+        ---------- the model and what it was trained on
+        models.model_task,
+        models.training_load_batch_id,
+        models.training_snapshot_at,
+
+        ---------- the score
+        unioned.p_planet,
+        unioned.planet_log_odds,
+        unioned.candidate_rank
+
+    from unioned
+
+    inner join models
+        on unioned.model_version = models.model_version
+
+)
+
+select * from final
