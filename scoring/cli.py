@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from scoring.ingest.loader import LoadResult
     from scoring.ingest.tables import TableSpec
     from scoring.lightcurves.store import Analysis, Loaded
+    from scoring.ml.track_record import Record
 
 console = Console()
 
@@ -728,6 +729,68 @@ def models() -> None:
             f"{recall:.3f}" if recall else "-",
         )
     console.print(table)
+
+
+MISSION_NAMES = {Mission.kepler: "Kepler", Mission.tess: "TESS"}
+TRACK_RECORD_MISSION = typer.Option(Mission.tess, help="Whose snapshots to compare.")
+
+
+@app.command("track-record")
+def track_record(
+    mission: Mission = TRACK_RECORD_MISSION,
+    model: str = typer.Option(None, help="Only this model version (default: every one)."),
+) -> None:
+    """How each model's old scores fared in the later snapshots: resolved since, ROC AUC,
+    average precision, precision among the old top K, reliability (marts.fct_track_record)."""
+    from scoring.ml import track_record as records
+    from scoring.warehouse import server
+
+    with server.connect(server.prepare()) as conn:
+        found = records.load(conn, MISSION_NAMES[mission], model)
+    for record in found:
+        _print_track_record(record)
+
+
+def _share(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _print_track_record(record: Record) -> None:
+    from rich.table import Table
+
+    console.print(
+        f"[bold]{record.mission} model {record.model_version}[/] (trained on the "
+        f"{record.training_snapshot_at:%Y-%m-%d} snapshot): its scores of the "
+        f"{record.scored_snapshot_at:%Y-%m-%d} snapshot, judged by the "
+        f"{record.later_snapshot_at:%Y-%m-%d} one"
+    )
+    figures = Table("figure", "value", show_header=False)
+    figures.add_row("signals scored", f"{record.n_signals_scored:,}")
+    figures.add_row("… unresolved then (counted)", f"{record.n_unresolved_scored:,}")
+    figures.add_row("resolved since: planet", f"{record.n_resolved_planet:,}")
+    figures.add_row("resolved since: false positive", f"{record.n_resolved_false_positive:,}")
+    figures.add_row("still unresolved", f"{record.n_still_unresolved:,}")
+    figures.add_row("absent from the later snapshot", f"{record.n_absent:,}")
+    figures.add_row("ROC AUC on the resolved", _share(record.roc_auc, 4))
+    figures.add_row("average precision on the resolved", _share(record.average_precision, 4))
+    for k, among_resolved in record.precision_among_resolved.items():
+        as_not = record.precision_unresolved_as_not_confirmed[k]
+        figures.add_row(
+            f"precision @ top {k}: among the resolved | unresolved as not confirmed",
+            f"{_share(among_resolved)} | {_share(as_not)}",
+        )
+    console.print(figures)
+    bins = Table("old P(planet)", "signals", "resolved", "confirmed", "mean P", "share confirmed")
+    for b in record.reliability:
+        bins.add_row(
+            f"{b.p_planet_from:.1f} to {b.p_planet_to:.1f}",
+            f"{b.n_signals:,}",
+            f"{b.n_resolved:,}",
+            f"{b.n_confirmed:,}",
+            _share(b.mean_old_p_planet_resolved),
+            _share(b.share_confirmed),
+        )
+    console.print(bins)
 
 
 # -- reports ------------------------------------------------------------------------------------
