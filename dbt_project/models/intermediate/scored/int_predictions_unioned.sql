@@ -1,6 +1,8 @@
 -- Every P(planet) a classifier wrote, KOIs and TOIs in one shape: one row per (model version,
 -- scored load batch, signal), all versions and batches (a newer batch's scores sit beside the
 -- older ones), with the snapshot the model was trained on. The input of the track record.
+-- KOI predictions written before the classifier stored its log-odds (migration 0014) get the
+-- log-odds of their P(planet), infinite at 0 and 1: the same order, so the same track record.
 
 with
 
@@ -30,7 +32,14 @@ unioned as (
         load_batch_id,
         kepoi_name as signal_name,
         p_planet,
-        planet_log_odds,
+        coalesce(
+            planet_log_odds,
+            case
+                when p_planet >= 1 then 'Infinity'::double precision
+                when p_planet <= 0 then '-Infinity'::double precision
+                else ln(p_planet / (1 - p_planet))
+            end
+        ) as planet_log_odds,
         candidate_rank
 
     from koi_predictions
