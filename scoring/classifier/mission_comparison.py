@@ -189,11 +189,12 @@ version (tasks `<trained>_on_<tested>`). Wall time: {timings}.
 
 
 def _measured(conn: psycopg.Connection, version: str, batches: str) -> bool:
-    """Whether ``version`` holds all six comparisons of these batches."""
+    """Whether ``version`` holds all six comparisons of these batches (every protocol ends with
+    them: "KOI batch 1, TOI batch 2" must not match a protocol of TOI batch 23)."""
     n = conn.execute(
         """select count(distinct task) from ml.model_metrics
-           where model_version = %s and task = any(%s) and position(%s in protocol) > 0""",
-        (version, [task for task, _ in TASKS], batches),
+           where model_version = %s and task = any(%s) and right(protocol, %s) = %s""",
+        (version, [task for task, _ in TASKS], len(f"; {batches}"), f"; {batches}"),
     ).fetchone()[0]
     return n == len(TASKS)
 
