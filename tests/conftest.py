@@ -90,6 +90,17 @@ def shipped_koi_file() -> Path:
     return settings.SHIPPED_KOI_FILE
 
 
+def dbt_build(url: str, *args: str) -> None:
+    """``dbt build ARGS`` against ``url``; a failure fails the fixture with dbt's last lines."""
+    from scoring.warehouse import dbt_runner
+
+    lines: list[str] = []
+    try:
+        dbt_runner.run_dbt(["build", *args], url, on_line=lines.append)
+    except dbt_runner.TransformError as exc:
+        raise AssertionError("\n".join(lines[-40:])) from exc
+
+
 @pytest.fixture(scope="session")
 def scored_warehouse(pg_cluster: server.PostgresCluster) -> Iterator[str]:
     """One database with the shipped snapshot ingested, dbt built, the classifier trained, every
@@ -99,22 +110,17 @@ def scored_warehouse(pg_cluster: server.PostgresCluster) -> Iterator[str]:
     from scoring.classifier import predict, training
     from scoring.ingest import loader
     from scoring.quality import gates
-    from scoring.warehouse import dbt_runner
 
     with pg_cluster.scratch_database("scored") as url:
         with psycopg.connect(url, autocommit=True) as conn:
             loader.load_koi_file(conn, settings.SHIPPED_KOI_FILE)
         gates.gate_new_batches(url)  # staging reads a batch only once the raw gate passed it
-        lines: list[str] = []
-        try:
-            dbt_runner.run_dbt(["build", "--exclude", "tag:scored"], url, on_line=lines.append)
-            with psycopg.connect(url, autocommit=True) as conn:
-                training.train(conn)
-                predict.score(conn)
-                detect.detect(conn)
-            dbt_runner.run_dbt(["build", "--select", "tag:scored"], url, on_line=lines.append)
-        except dbt_runner.TransformError as exc:
-            raise AssertionError("\n".join(lines[-40:])) from exc
+        dbt_build(url, "--exclude", "tag:scored")
+        with psycopg.connect(url, autocommit=True) as conn:
+            training.train(conn)
+            predict.score(conn)
+            detect.detect(conn)
+        dbt_build(url, "--select", "tag:scored")
         yield url
 
 
@@ -150,16 +156,11 @@ def dashboard_warehouse(pg_cluster: server.PostgresCluster, toi_warehouse: str) 
     recorded and built into marts.fct_data_quality (Data quality). A copy, so that the shared
     warehouses keep no check runs (the data-quality tests count theirs)."""
     from scoring.quality import gates
-    from scoring.warehouse import dbt_runner
 
     with database_copy(pg_cluster, toi_warehouse, "dashboards") as url:
         report = gates.check(url)
         assert report.critical_success, [run.target.suite_name for run in report.runs]
-        lines: list[str] = []
-        try:
-            dbt_runner.run_dbt(["build", "--select", "tag:dq"], url, on_line=lines.append)
-        except dbt_runner.TransformError as exc:
-            raise AssertionError("\n".join(lines[-40:])) from exc
+        dbt_build(url, "--select", "tag:dq")
         yield url
 
 
@@ -215,20 +216,14 @@ def toi_warehouse(pg_cluster: server.PostgresCluster, lightcurve_warehouse: str)
     from scoring.classifier import toi_predict, toi_training
     from scoring.ingest import loader
     from scoring.quality import gates
-    from scoring.warehouse import dbt_runner
 
     with database_copy(pg_cluster, lightcurve_warehouse, "tois") as url:
         with psycopg.connect(url, autocommit=True) as conn:
             loader.load_toi_file(conn, settings.SHIPPED_TOI_FILE)
         gates.gate_new_batches(url)
-        lines: list[str] = []
-        tess_marts = ["+fct_toi_features", "+dim_tess_star", "--exclude", "tag:scored"]
-        try:
-            dbt_runner.run_dbt(["build", "--select", *tess_marts], url, on_line=lines.append)
-            with psycopg.connect(url, autocommit=True) as conn:
-                toi_training.train(conn)
-                toi_predict.score(conn)
-            dbt_runner.run_dbt(["build", "--select", "tag:scored"], url, on_line=lines.append)
-        except dbt_runner.TransformError as exc:
-            raise AssertionError("\n".join(lines[-40:])) from exc
+        dbt_build(url, "--select", "+fct_toi_features", "+dim_tess_star", "--exclude", "tag:scored")
+        with psycopg.connect(url, autocommit=True) as conn:
+            toi_training.train(conn)
+            toi_predict.score(conn)
+        dbt_build(url, "--select", "tag:scored")
         yield url

@@ -21,7 +21,7 @@ import pandas as pd
 import psycopg
 
 from scoring import settings
-from scoring.classifier import toi_training
+from scoring.classifier import toi_training, training
 from scoring.classifier.training import SEED, THRESHOLD, frame_batch, timed_step
 from scoring.errors import ExoHunterError
 from scoring.ml import feature_mart, features, nested_cv, registry
@@ -80,8 +80,7 @@ def shared_matrix(frame: pd.DataFrame, mission: str) -> np.ndarray:
 
 
 def kepler_labelled(kois: pd.DataFrame) -> Labelled:
-    rows = kois[kois[features.LABEL].isin([features.PLANET, features.NOT_PLANET])]
-    y = (rows[features.LABEL] == features.PLANET).to_numpy(int)
+    rows, y = training.resolved(kois)
     groups = ("kepid:" + rows["kepid"].astype(str)).to_numpy()
     return Labelled(shared_matrix(rows, "kepler"), y, groups)
 

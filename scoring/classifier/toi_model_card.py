@@ -9,7 +9,6 @@ from scoring.ml import features, nested_cv, registry
 
 
 def render(result: TrainResult, model: nested_cv.CalibratedModel, threshold: float) -> str:
-    honest = [e for e in result.evaluations if e.task.startswith(("p_planet", "ablation_"))]
     xgb = result.evaluation("p_planet", "xgboost")
     feature_list = "\n".join(f"- `{name}`" for name in features.TESS_HONEST_FEATURES)
     follow_up = ", ".join(f"`{name}`" for name in features.TESS_PRESENCE_FOLLOWS_FOLLOW_UP)
@@ -48,7 +47,7 @@ and their missingness alone (`ablation_follow_up_missingness_only`).
 {PROTOCOL_TEXT}
 
 ## Metrics — P(planet), CP+KP vs FP+FA (out-of-fold)
-{model_card.binary_table(honest)}
+{model_card.binary_table(result.evaluations)}
 
 Production model: **xgboost** on every feature above, threshold {threshold} on the
 calibrated probability; hyper-parameter choices inside the outer folds:
@@ -79,8 +78,7 @@ PROTOCOL_TEXT = """\
   figures are computed on the out-of-fold predictions.
 - Inner, inside each outer training fold only: 3-fold grouped CV chooses the hyper-parameters
   (lowest log-loss) and yields the out-of-fold log-odds the Platt scaling is fitted on; the
-  model is the refit plus the three inner-fold estimators (their mean log-odds).
-"""
+  model is the refit plus the three inner-fold estimators (their mean log-odds)."""
 
 
 def write(result: TrainResult, model: nested_cv.CalibratedModel, threshold: float) -> str:

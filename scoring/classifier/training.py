@@ -79,6 +79,12 @@ def frame_batch(
     return int(batches[0]), frame["snapshot_at"].iloc[0]
 
 
+def resolved(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The KOIs the archive has resolved, and 1 for CONFIRMED, 0 for FALSE POSITIVE."""
+    rows = frame[frame[features.LABEL].isin([features.PLANET, features.NOT_PLANET])]
+    return rows, (rows[features.LABEL] == features.PLANET).to_numpy(int)
+
+
 @dataclass(frozen=True)
 class CrossValidation:
     """One labelled set's grouped nested CV runs, each timed and kept as an out-of-fold
@@ -119,9 +125,8 @@ def evaluate(
 ) -> tuple[list[Evaluation], dict[str, nested_cv.CalibratedModel]]:
     """All out-of-fold evaluations, then the production models fitted on all rows."""
     honest = list(features.HONEST_FEATURES)
-    labelled = frame[frame[features.LABEL].isin([features.PLANET, features.NOT_PLANET])]
+    labelled, y = resolved(frame)
     X = features.matrix(labelled, honest)
-    y = (labelled[features.LABEL] == features.PLANET).to_numpy(int)
     groups = labelled["kepid"].to_numpy()
     protocol = f"{nested_cv.PROTOCOL}; CONFIRMED vs FALSE POSITIVE, {len(y):,} KOIs"
     step = CrossValidation(y, groups, timings, say, status)
@@ -199,7 +204,7 @@ def train(
 
     timings: dict[str, float] = {}
     evaluations, models = evaluate(frame, timings, say, status)
-    n_labelled = int(frame[features.LABEL].isin([features.PLANET, features.NOT_PLANET]).sum())
+    n_labelled = len(resolved(frame)[1])
     result = TrainResult(
         version, True, batch_id, snapshot_at, n_labelled, len(frame), evaluations, timings
     )

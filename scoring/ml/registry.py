@@ -221,20 +221,7 @@ def publish(
     with conn.transaction():
         conn.execute("delete from ml.model_registry where model_version = %s", (version,))
         register(conn, entry)
-        writeback.replace_rows(
-            conn,
-            "ml.model_metrics",
-            {"model_version": version},
-            list(METRIC_COLUMNS),
-            [f.row(version) for f in rows],
-        )
-        writeback.replace_rows(
-            conn,
-            "ml.model_curves",
-            {"model_version": version},
-            list(CURVE_COLUMNS),
-            evaluation.curve_rows(version, list(evaluations)),
-        )
+        _replace_results(conn, {"model_version": version}, version, rows, evaluations)
         if make_champion:
             promote(conn, version)
 
@@ -249,18 +236,26 @@ def add_evaluations(
     with conn.transaction():
         for task in dict.fromkeys(e.task for e in evaluations):
             of_task = [e for e in evaluations if e.task == task]
+            figures = [f for e in of_task for f in e.figures()]
             key = {"model_version": version, "task": task}
-            writeback.replace_rows(
-                conn,
-                "ml.model_metrics",
-                key,
-                list(METRIC_COLUMNS),
-                [f.row(version) for e in of_task for f in e.figures()],
-            )
-            writeback.replace_rows(
-                conn,
-                "ml.model_curves",
-                key,
-                list(CURVE_COLUMNS),
-                evaluation.curve_rows(version, of_task),
-            )
+            _replace_results(conn, key, version, figures, of_task)
+
+
+def _replace_results(
+    conn: psycopg.Connection,
+    key: dict[str, str],
+    version: str,
+    figures: Sequence[Figure],
+    evaluations: Sequence[Evaluation],
+) -> None:
+    """Replace the ``ml.model_metrics`` and ``ml.model_curves`` rows matching ``key``."""
+    writeback.replace_rows(
+        conn, "ml.model_metrics", key, list(METRIC_COLUMNS), [f.row(version) for f in figures]
+    )
+    writeback.replace_rows(
+        conn,
+        "ml.model_curves",
+        key,
+        list(CURVE_COLUMNS),
+        evaluation.curve_rows(version, list(evaluations)),
+    )

@@ -28,7 +28,8 @@ from scoring.ingest import careful_path, loader, tables
 from scoring.ingest.errors import IngestError
 from scoring.lightcurves import model, stars, store
 from scoring.quality import gates
-from scoring.warehouse import dbt_runner, server
+from scoring.warehouse import server
+from tests.conftest import dbt_build
 
 pytestmark = pytest.mark.integration
 
@@ -391,22 +392,14 @@ def toi_warehouse(pg_cluster: server.PostgresCluster) -> Iterator[str]:
             loader.load_toi_file(conn, TOI_2025)
             loader.load_toi_file(conn, TOI_2020)
         gates.gate_new_batches(url)  # both pass: staging reads only checked batches
-        lines: list[str] = []
-        try:
-            dbt_runner.run_dbt(
-                [
-                    "build",
-                    "--select",
-                    "stg_tess__toi",
-                    "stg_kepler__load_batches",
-                    "--indirect-selection",
-                    "cautious",
-                ],
-                url,
-                on_line=lines.append,
-            )
-        except dbt_runner.TransformError as exc:
-            raise AssertionError("\n".join(lines[-40:])) from exc
+        dbt_build(
+            url,
+            "--select",
+            "stg_tess__toi",
+            "stg_kepler__load_batches",
+            "--indirect-selection",
+            "cautious",
+        )
         yield url
 
 

@@ -17,8 +17,8 @@ from scoring import settings
 from scoring.ingest import loader
 from scoring.ml import features
 from scoring.quality import errors, gates, suites, targets
-from scoring.warehouse import dbt_runner, server
-from tests.conftest import database_copy
+from scoring.warehouse import server
+from tests.conftest import database_copy, dbt_build
 
 pytestmark = pytest.mark.integration
 
@@ -34,13 +34,7 @@ def toi_marts(pg_cluster: server.PostgresCluster) -> Iterator[str]:
             loader.load_koi_file(conn, settings.SHIPPED_KOI_FILE)
             loader.load_toi_file(conn, settings.SHIPPED_TOI_FILE)
         gates.gate_new_batches(url)
-        lines: list[str] = []
-        try:
-            dbt_runner.run_dbt(
-                ["build", "--exclude", "tag:scored", "tag:dq"], url, on_line=lines.append
-            )
-        except dbt_runner.TransformError as exc:
-            raise AssertionError("\n".join(lines[-40:])) from exc
+        dbt_build(url, "--exclude", "tag:scored", "tag:dq")
         yield url
 
 
