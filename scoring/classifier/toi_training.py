@@ -26,7 +26,9 @@ from scoring.classifier.training import (
     SEED,
     THRESHOLD,
     CrossValidation,
+    already_trained,
     frame_batch,
+    publish_trained,
     timed_step,
 )
 from scoring.ml import feature_mart, features, nested_cv, registry
@@ -132,10 +134,8 @@ def train(
     tois = feature_mart.load_tois(conn)
     batch_id, snapshot_at = frame_batch(tois, feature_mart.TOI_FEATURE_TABLE, "toi")
     version = version_for(batch_id)
-    if registry.exists(conn, version) and not force:
+    if not force and already_trained(conn, TASK, version, promote):
         say(f"TOI model {version} is already trained on TOI batch {batch_id}: nothing to do")
-        if promote and registry.champion(conn, TASK) is None:
-            registry.promote(conn, version)
         return TrainResult(version, False, batch_id, snapshot_at, 0, len(tois), [], {})
 
     timings: dict[str, float] = {}
@@ -144,29 +144,12 @@ def train(
     result = TrainResult(
         version, True, batch_id, snapshot_at, n_labelled, len(tois), evaluations, timings
     )
+    result.card_path = toi_model_card.write(result, model, THRESHOLD)
     artifact = {
         "features": features.TESS_HONEST_FEATURES,
         "threshold": THRESHOLD,
         "p_planet": model,
     }
-    artifact_path, artifact_sha = registry.save_artifact(version, artifact)
-    result.card_path = toi_model_card.write(result, model, THRESHOLD)
-    registry.publish(
-        conn,
-        registry.ModelEntry(
-            model_version=version,
-            task=TASK,
-            algorithm=nested_cv.XGBOOST.algorithm,
-            hyperparameters={"p_planet": model.params, "config": config()},
-            feature_list=list(features.TESS_HONEST_FEATURES),
-            training_load_batch_id=batch_id,
-            training_snapshot_at=snapshot_at,
-            training_rows=n_labelled,
-            artifact_path=artifact_path,
-            artifact_sha256=artifact_sha,
-            model_card_path=result.card_path,
-        ),
-        evaluations=evaluations,
-        make_champion=promote,
-    )
+    hyperparameters = {"p_planet": model.params, "config": config()}
+    publish_trained(conn, result, TASK, artifact, hyperparameters, promote)
     return result

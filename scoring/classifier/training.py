@@ -196,10 +196,8 @@ def train(
     frame = feature_mart.load(conn, with_vetting=True)
     batch_id, snapshot_at = frame_batch(frame)
     version = version_for(batch_id)
-    if registry.exists(conn, version) and not force:
+    if not force and already_trained(conn, TASK, version, promote):
         say(f"model {version} is already trained on batch {batch_id}: nothing to do")
-        if promote and registry.champion(conn, TASK) is None:
-            registry.promote(conn, version)
         return TrainResult(version, False, batch_id, snapshot_at, 0, len(frame), [], {})
 
     timings: dict[str, float] = {}
@@ -208,34 +206,58 @@ def train(
     result = TrainResult(
         version, True, batch_id, snapshot_at, n_labelled, len(frame), evaluations, timings
     )
+    result.card_path = model_card.write(result, models, THRESHOLD)
     artifact = {
         "features": features.HONEST_FEATURES,
         "classes": features.CLASSES,
         "threshold": THRESHOLD,
         **models,
     }
-    artifact_path, artifact_sha = registry.save_artifact(version, artifact)
-    result.card_path = model_card.write(result, models, THRESHOLD)
+    hyperparameters = {
+        "p_planet": models["p_planet"].params,
+        "three_class": models["three_class"].params,
+        "config": config(),
+    }
+    publish_trained(conn, result, TASK, artifact, hyperparameters, promote)
+    return result
+
+
+def already_trained(conn: psycopg.Connection, task: str, version: str, promote: bool) -> bool:
+    """Whether ``version`` is registered (retraining it would change nothing); if so and
+    ``promote``, it becomes the champion of a ``task`` that has none."""
+    if not registry.exists(conn, version):
+        return False
+    if promote and registry.champion(conn, task) is None:
+        registry.promote(conn, version)
+    return True
+
+
+def publish_trained(
+    conn: psycopg.Connection,
+    result: TrainResult,
+    task: str,
+    artifact: dict[str, Any],
+    hyperparameters: dict[str, Any],
+    promote: bool,
+) -> None:
+    """Save ``artifact`` (its ``features`` are the model's) and register ``result``'s version
+    with its evaluations, as ``task``'s champion if ``promote``."""
+    artifact_path, artifact_sha = registry.save_artifact(result.model_version, artifact)
     registry.publish(
         conn,
         registry.ModelEntry(
-            model_version=version,
-            task=TASK,
+            model_version=result.model_version,
+            task=task,
             algorithm=nested_cv.XGBOOST.algorithm,
-            hyperparameters={
-                "p_planet": models["p_planet"].params,
-                "three_class": models["three_class"].params,
-                "config": config(),
-            },
-            feature_list=list(features.HONEST_FEATURES),
-            training_load_batch_id=batch_id,
-            training_snapshot_at=snapshot_at,
-            training_rows=n_labelled,
+            hyperparameters=hyperparameters,
+            feature_list=list(artifact["features"]),
+            training_load_batch_id=result.load_batch_id,
+            training_snapshot_at=result.snapshot_at,
+            training_rows=result.n_labelled,
             artifact_path=artifact_path,
             artifact_sha256=artifact_sha,
             model_card_path=result.card_path,
         ),
-        evaluations=evaluations,
+        evaluations=result.evaluations,
         make_champion=promote,
     )
-    return result
